@@ -1,0 +1,154 @@
+"""Release: turn the source notebooks in solutions/ into the student notebooks in notebooks/.
+
+Three steps, each a plain function:
+  prepare_source  stamps the Colab badge and inlines the student helpers (one source notebook);
+  build_course    runs nbgrader's generate_assignment on every prepared notebook (a course folder);
+  release         writes the student versions to notebooks/ and the notebook table to README.md.
+"""
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from grading import course
+
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+HELPER_IMPORT = re.compile(r"^from grading\.student\.(\w+) import \*$", re.MULTILINE)
+PATH_LINE = 'import sys; sys.path.insert(0, "..")'
+TABLE_START, TABLE_END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
+
+
+def badge(pub: course.Publication, name: str) -> str:
+    return (
+        f'<a href="{pub.colab_url(name)}" target="_parent">'
+        f'<img src="{BADGE_IMAGE}" alt="Open In Colab"/></a>'
+    )
+
+
+def stamp_badge(nb: NotebookNode, name: str, pub: course.Publication) -> None:
+    """Cell 0 is the title; its first line becomes the badge pointing at this notebook."""
+    title = nb.cells[0]
+    lines = [line for line in title.source.splitlines() if "colab-badge.svg" not in line]
+    title.source = "\n".join([badge(pub, name), *lines])
+
+
+def helper_module_name(module: str) -> str:
+    return f"course_{module}"
+
+
+def helper_source(module: str) -> str:
+    """A student helper module's code, importing its sibling helpers by their installed names."""
+    text = (course.STUDENT_HELPERS / f"{module}.py").read_text()
+    if "\'\'\'" in text:
+        raise ValueError(f"grading/student/{module}.py: use \"\"\" for strings, \'\'\' delimits inlined code")
+    return HELPER_IMPORT.sub(lambda m: f"from {helper_module_name(m.group(1))} import *", text).strip()
+
+
+INSTALLER = '''import sys as _sys, types as _types
+
+
+def _install(name, code):
+    """Load helper code as a module of its own, as if it were a file beside this notebook."""
+    module = _types.ModuleType(name)
+    _sys.modules[name] = module
+    exec(compile(code, name + ".py", "exec"), module.__dict__)'''
+
+
+def inline_helpers(nb: NotebookNode) -> None:
+    """Replace `from grading.student.X import *` lines with the code of X, loaded as a module, so
+    that a notebook needs no file beside it (Colab has none) and behaves like its source."""
+    for cell in nb.cells:
+        lines = cell.source.splitlines()
+        modules = [m.group(1) for m in map(HELPER_IMPORT.match, lines) if m]
+        if cell.cell_type != "code" or not modules:
+            continue
+        kept = [line for line in lines if line.strip() != PATH_LINE and not HELPER_IMPORT.match(line)]
+        installs = [f'_install("{helper_module_name(m)}", r\'\'\'\n{helper_source(m)}\n\'\'\')' for m in modules]
+        imports = [f"from {helper_module_name(m)} import *" for m in modules]
+        cell.source = "\n\n".join(["\n".join(kept), INSTALLER, *installs, "\n".join(imports)]).strip()
+
+
+def prepare_source(name: str, pub: course.Publication) -> NotebookNode:
+    nb = nbformat.read(course.SOLUTIONS / f"{name}.ipynb", as_version=4)
+    stamp_badge(nb, name, pub)
+    inline_helpers(nb)
+    return nb
+
+
+def nbgrader_config(course_dir: Path) -> Config:
+    config = PyFileConfigLoader(course.NBGRADER_CONFIG.name, path=str(course.PACKAGE)).load_config()
+    config.CourseDirectory.root = str(course_dir)
+    return config
+
+
+def build_course(course_dir: Path, pub: course.Publication | None = None) -> list[str]:
+    """Create an nbgrader course folder: one assignment per notebook, named like it, with its
+    source, release version and gradebook. Returns the notebook names."""
+    from nbgrader.apps import NbGraderAPI
+
+    pub = pub or course.publication()
+    names = course.notebook_names()
+    course_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(course.NBGRADER_CONFIG, course_dir / "nbgrader_config.py")
+    for name in names:
+        source = course_dir / "source" / name / f"{name}.ipynb"
+        source.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(prepare_source(name, pub), source)
+    api = NbGraderAPI(config=nbgrader_config(course_dir))
+    for name in names:
+        result = api.generate_assignment(name, force=True, create=True)
+        if not result["success"]:
+            raise RuntimeError(f"nbgrader could not release {name}:\n{result.get('log', '')}")
+    return names
+
+
+def notebook_text(nb: NotebookNode) -> str:
+    """nbformat's own layout: stable bytes, so that a regenerated notebook shows no diff."""
+    return nbformat.writes(nb) + "\n"
+
+
+def notebook_table(names: list[str], pub: course.Publication) -> str:
+    rows = ["| notebook | open in Colab |", "|---|---|"]
+    for name in names:
+        rows.append(
+            f"| [`{name}`]({pub.github_url(name)}) | [![Open In Colab]({BADGE_IMAGE})]({pub.colab_url(name)}) |"
+        )
+    return "\n".join(rows)
+
+
+def readme_text(names: list[str], pub: course.Publication) -> str:
+    text = course.README.read_text()
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    return text[:start] + "\n" + notebook_table(names, pub) + "\n" + text[end:]
+
+
+def released_files(pub: course.Publication | None = None) -> dict[Path, str]:
+    """What `release` writes: every student notebook, and README.md with its notebook table."""
+    pub = pub or course.publication()
+    with tempfile.TemporaryDirectory() as tmp:
+        names = build_course(Path(tmp), pub)
+        files = {
+            course.NOTEBOOKS / f"{name}.ipynb": notebook_text(
+                nbformat.read(Path(tmp) / "release" / name / f"{name}.ipynb", as_version=4)
+            )
+            for name in names
+        }
+    files[course.README] = readme_text(names, pub)
+    return files
+
+
+def release(pub: course.Publication | None = None) -> list[Path]:
+    """Regenerate notebooks/ and README's notebook table from solutions/. Deterministic."""
+    files = released_files(pub)
+    for stale in set(course.NOTEBOOKS.glob("*.ipynb")) - set(files):
+        stale.unlink()
+    course.NOTEBOOKS.mkdir(exist_ok=True)
+    for path, text in files.items():
+        path.write_text(text)
+    return sorted(files)
