@@ -19,7 +19,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from grading import course
 
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
-HELPER_IMPORT = re.compile(r"^from grading\.student\.(\w+) import \*$", re.MULTILINE)
+HELPER_IMPORT = re.compile(r"^from grading\.student\.(\w+) import (.+)$", re.MULTILINE)
 PATH_LINE = 'import sys; sys.path.insert(0, "..")'
 TABLE_START, TABLE_END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
 
@@ -42,15 +42,35 @@ def helper_module_name(module: str) -> str:
     return f"course_{module}"
 
 
+def helper_code(module: str) -> str:
+    return (course.STUDENT_HELPERS / f"{module}.py").read_text()
+
+
 def helper_source(module: str) -> str:
     """A student helper module's code, importing its sibling helpers by their installed names."""
-    text = (course.STUDENT_HELPERS / f"{module}.py").read_text()
+    text = helper_code(module)
     if "\'\'\'" in text:
-        raise ValueError(f"grading/student/{module}.py: use \"\"\" for strings, \'\'\' delimits inlined code")
-    return HELPER_IMPORT.sub(lambda m: f"from {helper_module_name(m.group(1))} import *", text).strip()
+        raise ValueError(f"grading/student/{module}.py: write strings with \"\"\"; \'\'\' delimits inlined code")
+    return HELPER_IMPORT.sub(lambda m: f"from {helper_module_name(m[1])} import {m[2]}", text).strip()
 
 
-INSTALLER = '''import sys as _sys, types as _types
+def with_dependencies(modules: list[str]) -> list[str]:
+    """The helper modules and those they import, each after the ones it needs."""
+    ordered: list[str] = []
+
+    def visit(module: str) -> None:
+        if module not in ordered:
+            for needed in HELPER_IMPORT.findall(helper_code(module)):
+                visit(needed[0])
+            ordered.append(module)
+
+    for module in modules:
+        visit(module)
+    return ordered
+
+
+INSTALLER = '''import sys as _sys
+import types as _types
 
 
 def _install(name, code):
@@ -61,16 +81,22 @@ def _install(name, code):
 
 
 def inline_helpers(nb: NotebookNode) -> None:
-    """Replace `from grading.student.X import *` lines with the code of X, loaded as a module, so
-    that a notebook needs no file beside it (Colab has none) and behaves like its source."""
+    """Replace `from grading.student.X import ...` lines with the code of X, loaded as a module,
+    so that a notebook needs no file beside it (Colab has none) and behaves like its source."""
     for cell in nb.cells:
-        lines = cell.source.splitlines()
-        modules = [m.group(1) for m in map(HELPER_IMPORT.match, lines) if m]
-        if cell.cell_type != "code" or not modules:
+        matches = [m for m in map(HELPER_IMPORT.match, cell.source.splitlines()) if m]
+        if cell.cell_type != "code" or not matches:
             continue
-        kept = [line for line in lines if line.strip() != PATH_LINE and not HELPER_IMPORT.match(line)]
-        installs = [f'_install("{helper_module_name(m)}", r\'\'\'\n{helper_source(m)}\n\'\'\')' for m in modules]
-        imports = [f"from {helper_module_name(m)} import *" for m in modules]
+        kept = [
+            line
+            for line in cell.source.splitlines()
+            if line.strip() != PATH_LINE and not HELPER_IMPORT.match(line)
+        ]
+        installs = [
+            f'_install("{helper_module_name(m)}", r\'\'\'\n{helper_source(m)}\n\'\'\')'
+            for m in with_dependencies([m[1] for m in matches])
+        ]
+        imports = [f"from {helper_module_name(m[1])} import {m[2]}" for m in matches]
         cell.source = "\n\n".join(["\n".join(kept), INSTALLER, *installs, "\n".join(imports)]).strip()
 
 
