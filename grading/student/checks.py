@@ -83,17 +83,22 @@ def call_student(fn, *args):
     return result
 
 
-def verdict(name, passed, message, must_pass=False):
+def verdict(name, ok, message, must_pass=False):
     """Record and show a check's outcome. `must_pass` (the grader's hidden tests) raises instead
-    of printing, so that nbgrader scores the cell 0."""
-    _results[name] = passed
-    if passed:
+    of printing, so that nbgrader scores the cell 0. Returns nothing: a value shown at the end of
+    a test cell would count as partial credit in nbgrader; `passed(name)` tells the outcome."""
+    _results[name] = ok
+    if ok:
         print(f"✅ {name}: {message}")
     elif must_pass:
         raise CheckFailed(f"{name}: {message}")
     else:
         print(f"❌ {name}: {message}")
-    return passed
+
+
+def passed(name):
+    """Whether the check `name` passed when it last ran."""
+    return _results.get(name, False)
 
 
 def _call_each(name, fn, points, must_pass):
@@ -121,11 +126,12 @@ def check_formula(name, fn, reference, points, mistakes=(), must_pass=False, wha
     points = [tuple(p) if _isinstance(p, (tuple, list)) else (p,) for p in points]
     got = _call_each(name, fn, points, must_pass)
     if got is None:
-        return False
+        return
     expected = [_float(reference(*p)) for p in points]
     wrong = [i for i, (g, e) in enumerate(zip(got, expected)) if not close(g, e)]
     if not wrong:
-        return verdict(name, True, f"matches {what} at all {_len(points)} points.", must_pass)
+        verdict(name, True, f"matches {what} at all {_len(points)} points.", must_pass)
+        return
     i = wrong[0]
     args = ", ".join(f"{p:g}" for p in points[i])
     message = f"{fn.__name__}({args}) gives {got[i]:g}, but {what} gives {expected[i]:g}."
@@ -133,7 +139,7 @@ def check_formula(name, fn, reference, points, mistakes=(), must_pass=False, wha
         if mistake.matches(got, expected, points):
             message += " " + mistake.describe()
             break
-    return verdict(name, False, message, must_pass)
+    verdict(name, False, message, must_pass)
 
 
 def check_value(name, got, expected, mistakes=(), must_pass=False, what="the right answer"):
@@ -141,15 +147,17 @@ def check_value(name, got, expected, mistakes=(), must_pass=False, what="the rig
     try:
         value = as_number(got)
     except CheckFailed as failure:
-        return verdict(name, False, str(failure), must_pass)
+        verdict(name, False, str(failure), must_pass)
+        return
     if close(value, expected):
-        return verdict(name, True, f"{value:g} is right.", must_pass)
+        verdict(name, True, f"{value:g} is right.", must_pass)
+        return
     message = f"you have {value:g}, but {what} is {expected:g}."
     for mistake in mistakes:
         if mistake.matches([value], [expected], [()]):
             message += " " + mistake.describe()
             break
-    return verdict(name, False, message, must_pass)
+    verdict(name, False, message, must_pass)
 
 
 def autograd_grads(f, *point):
@@ -167,8 +175,8 @@ def expect_checks(*names):
 def show_score():
     """Your visible-check score for this notebook (the grader also runs hidden tests)."""
     names = _expected + [n for n in _results if n not in _expected]
-    passed = [n for n in names if _results.get(n)]
-    print(f"Visible checks passed: {_len(passed)} of {_len(names)}")
+    n_passed = _len([n for n in names if _results.get(n)])
+    print(f"Visible checks passed: {n_passed} of {_len(names)}")
     for n in names:
         mark = "✅" if _results.get(n) else ("❌" if n in _results else "⏳ not run yet")
         print(f"  {mark} {n}")
