@@ -1,7 +1,10 @@
 """`python -m grading`: parse the command line and call the step it names; nothing else."""
 
 import argparse
+import os
 import sys
+import time
+from pathlib import Path
 
 from grading import course
 
@@ -18,6 +21,55 @@ def release_command(args: argparse.Namespace) -> int:
     return 0
 
 
+class Progress:
+    """students done / total, rate and time left, on one terminal line; silent when not a terminal."""
+
+    def __init__(self, students: int):
+        self.students, self.started, self.shown = students, time.monotonic(), sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int, students_done: int) -> None:
+        if not self.shown:
+            return
+        elapsed = time.monotonic() - self.started
+        rate = done / elapsed if elapsed else 0.0
+        left = (total - done) / rate if rate else 0.0
+        bar = "#" * int(30 * done / total)
+        print(
+            f"\r[{bar:<30}] {done}/{total} notebooks, {students_done} students done, "
+            f"{rate:.1f}/s, {left:.0f} s left ",
+            end="" if done < total else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def grade_command(args: argparse.Namespace) -> int:
+    from grading import grade, report
+
+    outcome = grade.grade(
+        Path(args.submissions),
+        Path(args.out),
+        workers=args.workers,
+        timeout=args.timeout,
+        sandbox_mode=args.sandbox,
+        on_progress=Progress(0),
+    )
+    if outcome.warning:
+        print(f"WARNING: {outcome.warning}", file=sys.stderr)
+    print(report.summary_text(outcome.results, outcome.strays))
+    print(f"graded {outcome.graded_now} hand-ins in {outcome.seconds:.1f} s")
+    print(f"report: {Path(args.out) / 'report.html'}")
+    return 0
+
+
+def check_command(args: argparse.Namespace) -> int:
+    from grading import check
+
+    path = Path(args.notebook)
+    print(check.summary(path, check.run_checks(path)))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m grading", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -26,6 +78,18 @@ def parser() -> argparse.ArgumentParser:
     rel.add_argument("--repository", help="OWNER/NAME on GitHub that the Colab badges point at (after a fork)")
     rel.add_argument("--branch", help="the branch the Colab badges point at")
     rel.set_defaults(run=release_command)
+
+    grd = commands.add_parser("grade", help="grade a folder or zip of hand-ins")
+    grd.add_argument("submissions", help="folder or .zip of hand-ins (only read, never changed)")
+    grd.add_argument("--out", required=True, help="where grades, feedback and the report go")
+    grd.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)), help="default: all cores")
+    grd.add_argument("--timeout", type=float, default=120, help="seconds one notebook may run (default 120)")
+    grd.add_argument("--sandbox", choices=["auto", "require", "off"], default="auto")
+    grd.set_defaults(run=grade_command)
+
+    chk = commands.add_parser("check", help="a student's visible-check score for one notebook")
+    chk.add_argument("notebook")
+    chk.set_defaults(run=check_command)
     return top
 
 
@@ -36,3 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (OSError, RuntimeError, ValueError) as error:
+        # The grader itself could not do its job: one line that says why.
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,243 @@
+"""Execute: grade one hand-in, in a worker. A function of the hand-in and the course only.
+
+The steps are nbgrader's autograde, driven in-process: its sanitizing preprocessors (against a
+read-only snapshot of the gradebook), its Execute preprocessor (with a kernel forked from the
+warm template, under a wall-clock limit for the whole notebook), its output limits, and its
+`determine_grade` for every graded cell. Only the coordinator writes the gradebook.
+"""
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import DeadKernelError
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbformat import NotebookNode
+from nbgrader import utils as nbgrader_utils
+from nbgrader.preprocessors import (
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    Execute,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+)
+from traitlets.config import Config
+
+from grading import feedback, integrity
+from grading.kernels import TemplateGone, TemplateKernelManager, Zygote, zmq_context
+from grading.normalize import Unreadable, normalize
+from grading.records import ERROR, GRADED, UNREADABLE, CellResult, HandIn, Result
+from grading.sandbox import Sandbox
+
+MISCONCEPTION = re.compile(r"\[misconception: ([\w-]+)\]")
+OUTPUT_BUDGET = 2_000_000  # characters of output kept per notebook; a 50 MB print must not reach the grader
+
+
+@dataclass(frozen=True)
+class Course:
+    """What a worker needs to grade any notebook of the course: read-only."""
+
+    releases: dict[str, NotebookNode]  # the student version of each notebook, by name
+    db_url: str  # a snapshot of the gradebook holding the source cells
+    config: Config  # nbgrader's configuration
+    check_names: frozenset[str]  # names the course's helpers give the notebook (check_dz_dx, ...)
+
+
+@dataclass
+class Graded:
+    """What a worker hands back: the row, and for a graded hand-in its files."""
+
+    result: Result
+    executed: str | None = None  # the autograded notebook, as nbformat JSON
+    feedback: str | None = None  # the student's feedback page
+
+
+class TemplateExecute(Execute):
+    """nbgrader's Execute preprocessor, with a kernel forked from the template, a cap on the
+    output kept, and a record of which cells got a reply from the kernel."""
+
+    def __init__(self, km: TemplateKernelManager, **kwargs):
+        super().__init__(**kwargs)
+        self.template_km = km
+        self.replied: set[int] = set()
+        self.output_left = OUTPUT_BUDGET
+
+    def preprocess(self, nb, resources=None, km=None):
+        return super().preprocess(nb, resources, km=self.template_km)
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        self.replied.add(kwargs["cell_index"])
+
+    def output(self, outs, msg, display_id, cell_index):
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is not None and out.output_type == "stream":
+            kept = out.text[: max(self.output_left, 0)]
+            self.output_left -= len(out.text)
+            if len(kept) < len(out.text):
+                out.text = kept + "\n[the grader kept only the first 2 MB of output]\n"[: len(out.text)]
+        return out
+
+
+class Grader:
+    """One worker's grader: its kernel template and nbgrader's preprocessors, made once."""
+
+    def __init__(self, course: Course, sandbox: Sandbox, timeout: float):
+        self.course, self.sandbox, self.timeout = course, sandbox, timeout
+        self.zygote = Zygote(sandbox)
+        self.context = zmq_context()
+        config = course.config
+        self.sanitize = [p(config=config) for p in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells)]
+        self.finish = [IgnorePattern(config=config), ClearMetadataPreprocessor(config=config), LimitOutput(config=config)]
+        self.check_metadata = CheckCellMetadata(config=config)
+        self.cell_timeout = min(Execute(config=config).timeout or timeout, timeout)
+
+    def close(self) -> None:
+        self.zygote.remove()
+        self.context.destroy(linger=0)
+
+    def grade(self, handin: HandIn) -> Graded:
+        started = time.monotonic()
+        result = Result(
+            handin.student,
+            handin.notebook,
+            GRADED,
+            flags=list(handin.flags),
+            source=handin.source,
+            submitted_at=handin.submitted_at,
+        )
+        notes = list(handin.notes)
+        release = self.course.releases[handin.notebook]
+        result.max_score = sum(c.max_score for c in grade_cells(release))
+        try:
+            clean = normalize(handin.content, release)
+        except Unreadable as why:
+            result.status, result.message = UNREADABLE, "; ".join([*notes, str(why)])
+            return Graded(result)
+        result.flags += clean.flags
+        notes += clean.notes
+        try:
+            executed, run_flags, run_notes = self.run(clean.notebook, handin)
+        except Exception as error:  # the grader failed on this hand-in: say so, never stop the batch
+            result.status = ERROR
+            result.message = "; ".join([*notes, f"the grader failed: {type(error).__name__}: {error}"])
+            return Graded(result)
+        result.flags += run_flags
+        notes += run_notes
+        reasons = integrity.suspicious(clean.notebook, self.course.check_names)
+        if reasons:
+            result.flags.append("suspicious")
+            notes.append("suspicious: " + "; ".join(reasons))
+        result.cells = cell_results(executed)
+        result.score = sum(c.score or 0 for c in result.cells)
+        result.max_score = sum(c.max_score for c in result.cells)
+        result.misconceptions = sorted({tag for c in result.cells for tag in MISCONCEPTION.findall(c.text)})
+        pending = sum(c.max_score for c in result.cells if c.score is None)
+        if pending:
+            notes.append(f"{pending:g} points wait for manual grading")
+        result.flags = sorted(set(result.flags))
+        result.message = "; ".join(notes)
+        result.seconds = time.monotonic() - started
+        return Graded(result, nbformat.writes(executed), feedback.feedback_html(executed, release, result))
+
+    def run(self, nb: NotebookNode, handin: HandIn) -> tuple[NotebookNode, list[str], list[str]]:
+        """nbgrader's autograde of one notebook: sanitize, execute, limit output."""
+        resources = {
+            "nbgrader": {
+                "notebook": handin.notebook,
+                "assignment": handin.notebook,
+                "student": handin.student,
+                "db_url": self.course.db_url,
+            },
+            "metadata": {"path": str(self.zygote.workdir)},
+        }
+        for preprocessor in [*self.sanitize, self.check_metadata]:
+            nb, resources = preprocessor(nb, resources)
+        flags, notes = [], []
+        self.zygote.ensure_running()
+        km = TemplateKernelManager(self.zygote, self.sandbox.limits.for_kernel(), self.context)
+        execute = TemplateExecute(km, config=self.course.config, timeout=self.cell_timeout)
+        expired = threading.Event()
+
+        def stop_the_clock() -> None:
+            expired.set()
+            if km.provisioner and km.provisioner.pid:
+                self.zygote.signal(km.provisioner.pid, 9)
+
+        watchdog = threading.Timer(self.timeout, stop_the_clock)
+        watchdog.start()
+        try:
+            nb, resources = execute(nb, resources)
+        except (DeadKernelError, TemplateGone, RuntimeError) as error:
+            if expired.is_set():
+                flags.append("timeout")
+                notes.append(f"the notebook ran out of time ({self.timeout:g} s); later cells did not run")
+            else:
+                flags.append("kernel-died")
+                notes.append(f"the kernel died ({type(error).__name__}); later cells did not run")
+        finally:
+            watchdog.cancel()
+            if execute.kc is not None:
+                execute.kc.stop_channels()
+            run_sync(km.cleanup_resources)()
+            self.zygote.reset()
+        if any(o.get("ename") == "CellTimeoutError" for c in nb.cells for o in c.get("outputs", [])):
+            flags.append("timeout")
+            notes.append(f"a cell ran longer than {self.cell_timeout:g} s and was interrupted")
+        fail_unanswered(nb, execute.replied, "the notebook stopped before this cell ran")
+        for preprocessor in [*self.finish, self.check_metadata]:
+            nb, resources = preprocessor(nb, resources)
+        return nb, sorted(set(flags)), notes
+
+
+def fail_unanswered(nb: NotebookNode, replied: set[int], why: str) -> None:
+    """A graded cell the kernel never answered (it died, or time ran out) must score 0: without
+    an error output, nbgrader would give it full marks."""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and nbgrader_utils.is_grade(cell) and index not in replied:
+            cell.outputs.append(nbformat.v4.new_output("error", ename="NotRun", evalue=why, traceback=[]))
+
+
+def grade_cells(nb: NotebookNode) -> list[CellResult]:
+    return [
+        CellResult(c.metadata.nbgrader["grade_id"], float(c.metadata.nbgrader["points"]), None)
+        for c in nb.cells
+        if nbgrader_utils.is_grade(c)
+    ]
+
+
+def visible_text(cell: NotebookNode) -> str:
+    """What a graded cell showed: printed text and error messages, never tracebacks (they quote
+    the hidden tests' source)."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type == "error":
+            parts.append(f"{output.ename}: {output.evalue}\n")
+    return "".join(parts)
+
+
+def cell_results(nb: NotebookNode) -> list[CellResult]:
+    results = []
+    for cell in nb.cells:
+        if nbgrader_utils.is_grade(cell):
+            score, max_score = nbgrader_utils.determine_grade(cell)
+            manual = nbgrader_utils.is_solution(cell)
+            results.append(
+                CellResult(cell.metadata.nbgrader["grade_id"], max_score, score, manual, visible_text(cell))
+            )
+    return results
+
+
+def load_course(course_dir: Path, config: Config, check_names: frozenset[str]) -> Course:
+    names = sorted(p.name for p in (course_dir / "release").iterdir())
+    releases = {n: nbformat.read(course_dir / "release" / n / f"{n}.ipynb", as_version=4) for n in names}
+    return Course(releases, f"sqlite:///{course_dir / 'gradebook-snapshot.db'}", config, check_names)

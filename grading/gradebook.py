@@ -1,0 +1,75 @@
+"""The gradebook: the single writer of nbgrader's database and course folder (OUT/course).
+
+Workers grade against a read-only snapshot; this coordinator-side writer records each graded
+hand-in the way `nbgrader autograde` does (the submission, its files, nbgrader's own
+SaveAutoGrades on the autograded notebook), so that formgrader and `nbgrader export` work on
+OUT/course as on any nbgrader course.
+"""
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.plugins import CsvExportPlugin
+from nbgrader.preprocessors import SaveAutoGrades
+
+from grading import course
+from grading.records import GRADED, HandIn, Result
+
+
+class SharedGradebookSaveAutoGrades(SaveAutoGrades):
+    """nbgrader's SaveAutoGrades, on one open gradebook instead of a new connection per notebook."""
+
+    def __init__(self, gradebook: Gradebook, **kwargs):
+        super().__init__(**kwargs)
+        self.shared = gradebook
+
+    def preprocess(self, nb, resources):
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.student_id = resources["nbgrader"]["student"]
+        self.gradebook = self.shared
+        return super(SaveAutoGrades, self).preprocess(nb, resources)
+
+
+def snapshot(course_dir: Path) -> Path:
+    """A copy of the gradebook for the workers to read while this writer writes the original."""
+    target = course_dir / "gradebook-snapshot.db"
+    shutil.copyfile(course_dir / "gradebook.db", target)
+    return target
+
+
+class GradebookWriter:
+    def __init__(self, course_dir: Path):
+        self.course_dir = course_dir
+        self.gradebook = Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", course.COURSE_ID)
+        self.save = SharedGradebookSaveAutoGrades(self.gradebook)
+
+    def close(self) -> None:
+        self.gradebook.close()
+
+    def record(self, handin: HandIn, result: Result, executed: str) -> None:
+        """Store one graded hand-in: its original file, its autograded notebook, its scores."""
+        folder = Path(handin.student) / handin.notebook
+        submitted = self.course_dir / "submitted" / folder
+        submitted.mkdir(parents=True, exist_ok=True)
+        (submitted / f"{handin.notebook}.ipynb").write_bytes(handin.content)
+        stamp = datetime.fromtimestamp(handin.submitted_at, UTC)
+        (submitted / "timestamp.txt").write_text(stamp.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
+        autograded = self.course_dir / "autograded" / folder
+        autograded.mkdir(parents=True, exist_ok=True)
+        (autograded / f"{handin.notebook}.ipynb").write_text(executed)
+        if result.status != GRADED:
+            return
+        self.gradebook.update_or_create_student(handin.student)
+        self.gradebook.update_or_create_submission(handin.notebook, handin.student, timestamp=stamp)
+        resources = {"nbgrader": {"notebook": handin.notebook, "assignment": handin.notebook, "student": handin.student}}
+        self.save.preprocess(nbformat.reads(executed, as_version=4), resources)
+
+    def export(self, path: Path) -> None:
+        """nbgrader's own CSV export of the gradebook (what `nbgrader export` writes)."""
+        plugin = CsvExportPlugin()
+        plugin.to = str(path)
+        plugin.export(self.gradebook)

@@ -1,0 +1,225 @@
+"""Kernels forked from a warm template, driven through jupyter_client's own kernel manager.
+
+`Zygote` is the grader's handle on one template process (zygote.py, usually in the sandbox).
+`TemplateKernelManager` is a jupyter_client `AsyncKernelManager` whose provisioner asks the
+template for a kernel instead of starting a process, so nbclient and nbgrader drive it as usual.
+The kernel talks over IPC sockets in a folder that both sides see: the sandbox has no network.
+"""
+
+import asyncio
+import json
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from queue import Empty
+from pathlib import Path
+from typing import Any
+
+import zmq.asyncio
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import KernelProvisionerBase
+from traitlets import Any as AnyTrait
+
+from grading.sandbox import Sandbox
+
+START_TIMEOUT = 180  # seconds for the template to import torch & co. on a busy machine
+REQUEST_TIMEOUT = 90  # seconds for one request (a spawn waits for the kernel's sockets)
+# Every kernel gets the same socket names: a fresh, emptied folder for each notebook.
+PORTS = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
+
+
+class TemplateGone(RuntimeError):
+    """The template process died (a kernel may have killed it) or stopped answering."""
+
+
+class Zygote:
+    """One kernel template. Thread-safe: the watchdog that enforces the notebook's time limit
+    talks to it from another thread."""
+
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+        self.workdir = Path(tempfile.mkdtemp(prefix="grading-kernels-"))
+        self.workdir.chmod(0o755)  # the sandbox's unprivileged user must reach the sockets
+        self.runtime = self.workdir / "run"
+        self.process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self.runtime.mkdir(exist_ok=True)
+        (self.workdir / "scratch").mkdir(exist_ok=True)
+        self.process = self.sandbox.zygote_process(self.runtime, self.workdir / "scratch")
+        if self._read(START_TIMEOUT).get("ready") is not True:
+            raise TemplateGone("the kernel template did not start")
+
+    def ensure_running(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            self.close()
+            self.start()
+
+    def _read(self, timeout: float) -> dict:
+        assert self.process and self.process.stdout
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else b""
+        if not line:
+            raise TemplateGone("the kernel template stopped answering")
+        return json.loads(line)
+
+    def request(self, timeout: float = REQUEST_TIMEOUT, **message: Any) -> dict:
+        with self._lock:
+            if self.process is None or self.process.poll() is not None:
+                raise TemplateGone("the kernel template is not running")
+            try:
+                assert self.process.stdin
+                self.process.stdin.write(json.dumps(message).encode() + b"\n")
+                self.process.stdin.flush()
+            except BrokenPipeError as error:
+                raise TemplateGone("the kernel template is not running") from error
+            reply = self._read(timeout)
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return reply
+
+    def spawn(self, connection: dict, limits: dict) -> int:
+        return self.request(op="spawn", connection=connection, limits=limits)["pid"]
+
+    def poll(self, pid: int) -> int | None:
+        try:
+            return self.request(op="poll", pid=pid)["exit"]
+        except TemplateGone:
+            return -signal.SIGKILL
+
+    def signal(self, pid: int, signum: int) -> None:
+        try:
+            self.request(op="signal", pid=pid, signal=int(signum))
+        except TemplateGone:
+            pass
+
+    def reset(self) -> None:
+        """Between notebooks: no process of the last kernel survives, no file it wrote remains."""
+        try:
+            self.request(op="reset")
+        except TemplateGone:
+            self.close()
+        for entry in self.runtime.iterdir() if self.runtime.exists() else ():
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+
+    def close(self) -> None:
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            for pipe in (self.process.stdin, self.process.stdout):
+                if pipe:
+                    pipe.close()
+            self.process = None
+
+    def remove(self) -> None:
+        self.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class TemplateProvisioner(KernelProvisionerBase):
+    """jupyter_client's hook for starting a kernel process: here, a fork of the template."""
+
+    zygote = AnyTrait()
+    limits = AnyTrait()
+    pid: int | None = None
+
+    @property
+    def has_process(self) -> bool:
+        return self.pid is not None
+
+    async def poll(self) -> int | None:
+        return None if self.pid is None else self.zygote.poll(self.pid)
+
+    async def wait(self) -> int | None:
+        status = None
+        while self.pid is not None and (status := self.zygote.poll(self.pid)) is None:
+            await asyncio.sleep(0.01)
+        self.pid = None
+        return status
+
+    async def send_signal(self, signum: int) -> None:
+        if self.pid is not None:
+            self.zygote.signal(self.pid, signum)
+
+    async def kill(self, restart: bool = False) -> None:
+        await self.send_signal(signal.SIGKILL)
+
+    async def terminate(self, restart: bool = False) -> None:
+        await self.send_signal(signal.SIGTERM)
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        kwargs = await super().pre_launch(**kwargs)
+        kwargs["cmd"] = []  # nothing to execute: the template forks
+        return kwargs
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict:
+        connection = self.parent.get_connection_info()
+        connection["key"] = connection["key"].decode()
+        connection["ip"] = f"{self.zygote.sandbox.runtime_inside(self.zygote.runtime)}/kernel"
+        self.pid = self.zygote.spawn(connection, self.limits)
+        return self.parent.get_connection_info()
+
+    async def cleanup(self, restart: bool = False) -> None:
+        self.pid = None
+
+
+class TemplateKernelClient(AsyncKernelClient):
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        """jupyter_client's own check (a kernel_info reply, and IOPub delivering), without its
+        fixed 0.2 s drain of IOPub at the end: nbclient ignores messages about other requests."""
+        deadline = time.monotonic() + (timeout or START_TIMEOUT)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+                if reply["msg_type"] == "kernel_info_reply":
+                    await self.iopub_channel.get_msg(timeout=0.2)
+                    self._handle_kernel_info_reply(reply)
+                    return
+            except Empty:
+                pass
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+
+class TemplateKernelManager(AsyncKernelManager):
+    """A kernel manager for one notebook's kernel, forked from `zygote`."""
+
+    def __init__(self, zygote: Zygote, limits: dict, context: zmq.asyncio.Context):
+        super().__init__(
+            kernel_name="python3",
+            transport="ipc",
+            ip=str(zygote.runtime / "kernel"),
+            context=context,
+            connection_file=str(zygote.runtime / "connection.json"),
+            client_factory=TemplateKernelClient,
+            **PORTS,
+        )
+        self.kernel_id = str(uuid.uuid4())
+        self.provisioner = TemplateProvisioner(
+            kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self, zygote=zygote, limits=limits
+        )
+
+    @property
+    def kernel_spec(self) -> KernelSpec:
+        # Interrupts travel as messages: a signal to the sandbox's init would kill the sandbox.
+        return KernelSpec(
+            name="python3", display_name="Python 3", language="python", argv=[], interrupt_mode="message"
+        )
+
+
+def zmq_context() -> zmq.asyncio.Context:
+    """One context per worker, shared by its kernel managers (a context starts threads)."""
+    return zmq.asyncio.Context()
+

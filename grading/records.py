@@ -1,0 +1,79 @@
+"""The plain records that flow through grading: collect → normalize → execute → gradebook → report."""
+
+from dataclasses import asdict, dataclass, field
+
+# grades.csv's status column
+GRADED, MISSING, UNREADABLE, ERROR = "graded", "missing", "unreadable", "error"
+STATUSES = (GRADED, MISSING, UNREADABLE, ERROR)
+
+# grades.csv's flags column: each explained in the row's message
+FLAGS = ("timeout", "kernel-died", "cells-restored", "tampered", "suspicious", "late", "renamed", "duplicate")
+
+
+@dataclass(frozen=True)
+class HandIn:
+    """One file handed in for one notebook of the course."""
+
+    student: str
+    notebook: str  # the course notebook it was matched to, e.g. "02_single_chain"
+    source: str  # where it came from, relative to SUBMISSIONS (inside a zip: the member's name)
+    content: bytes
+    submitted_at: float  # seconds since the epoch (file or zip member time)
+    flags: tuple[str, ...] = ()  # from collect: late, renamed, duplicate
+    notes: tuple[str, ...] = ()  # one sentence per flag, e.g. "renamed from 'Copy of 02_single_chain.ipynb'"
+
+
+@dataclass(frozen=True)
+class Stray:
+    """A file that is not graded, and why: it matches no notebook, or a newer file superseded it."""
+
+    source: str
+    reason: str
+    student: str | None = None
+
+
+@dataclass
+class Collection:
+    """Everything found in SUBMISSIONS: every student who handed in anything (an empty folder
+    counts), the hand-ins to grade, and every file that is not graded."""
+
+    students: list[str]
+    handins: list[HandIn]
+    strays: list[Stray]
+
+
+@dataclass
+class CellResult:
+    """One graded cell of one hand-in."""
+
+    grade_id: str
+    max_score: float
+    score: float | None  # None: waits for manual grading
+    manual: bool = False  # a written answer that an instructor grades in formgrader
+    text: str = ""  # what the student may see: printed output and error message, never hidden tests
+
+
+@dataclass
+class Result:
+    """The outcome for one (student, notebook) pair: one row of grades.csv."""
+
+    student: str
+    notebook: str
+    status: str
+    score: float = 0.0
+    max_score: float = 0.0
+    flags: list[str] = field(default_factory=list)
+    misconceptions: list[str] = field(default_factory=list)
+    message: str = ""
+    source: str | None = None  # the file that was graded
+    submitted_at: float | None = None
+    fingerprint: str | None = None  # hash of the hand-in and the course: unchanged means not re-graded
+    seconds: float = 0.0  # time spent grading it
+    cells: list[CellResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Result":
+        return cls(**{**data, "cells": [CellResult(**c) for c in data.get("cells", [])]})

@@ -1,0 +1,185 @@
+"""The sandbox that student code runs in: bubblewrap, an unprivileged user, and resource limits.
+
+Inside: no network (an empty network namespace), its own PID and mount namespaces, a read-only
+view of the system and of Python, and nothing of the course: no solutions/, gradebook, OUT,
+hand-ins or other students' scratch. Writable: a size-capped /tmp and /dev/shm (the kernel's
+scratch, wiped between notebooks) and the folder that holds the kernel's sockets.
+
+Run as root, the sandbox still drops to an unprivileged user: RLIMIT_NPROC does not apply to
+root, and the process cap is what stops a fork bomb. Paths the unprivileged user cannot reach
+(a Python under /root, say) are bind-mounted to a reachable staging folder first, in a mount
+namespace of the grader's own that nobody else sees.
+"""
+
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ZYGOTE = Path(__file__).with_name("zygote.py")
+ZYGOTE_INSIDE = "/opt/grading/zygote.py"
+RUNTIME_INSIDE = "/run/grading"  # where the kernels' sockets folder appears in the sandbox
+SANDBOX_UID = 61_234  # any unused uid: RLIMIT_NPROC counts per user namespace, so one serves all
+CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 4096, 16384, 1 << 18
+GiB, MiB = 1 << 30, 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one notebook's kernel may use."""
+
+    memory_bytes: int = 2 * GiB  # address space beyond what the template maps
+    cpu_seconds: int = 120
+    file_bytes: int = 64 * MiB  # largest file it may write
+    open_files: int = 1024
+    processes: int = 64  # tasks in the sandbox, threads included (sandbox only)
+    scratch_bytes: int = 256 * MiB  # size of /tmp (sandbox only)
+
+    def for_kernel(self) -> dict:
+        """The limits the template applies to each kernel it forks."""
+        wanted = ("memory_bytes", "cpu_seconds", "file_bytes", "open_files")
+        return {k: v for k, v in asdict(self).items() if k in wanted}
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create its namespaces here."""
+
+
+def kernel_environment(scratch: str) -> dict[str, str]:
+    """A clean environment: nothing of the grader's leaks in, and every library writes to scratch."""
+    return {
+        "HOME": scratch,
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "MPLCONFIGDIR": f"{scratch}/matplotlib",
+        "IPYTHONDIR": f"{scratch}/ipython",
+        "JUPYTER_RUNTIME_DIR": f"{scratch}/jupyter",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # ipykernel's debugger: no warning at start
+        # One thread each: workers run side by side, and the template must not start a pool.
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+def _mount(source: str, target: str) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None) != 0:
+        raise OSError(ctypes.get_errno(), f"bind {source} -> {target}")
+
+
+def _drop_root(stage: list[tuple[str, str]]):
+    """preexec_fn when run as root: a private mount namespace holding the staged binds, then an
+    unprivileged user (setgroups/setresgid/setresuid) for bwrap and all it starts."""
+
+    def preexec() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(CLONE_NEWNS) != 0 or libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+            raise OSError(ctypes.get_errno(), "private mount namespace")
+        for source, staged in stage:
+            _mount(source, staged)
+        os.setgroups([])
+        os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+        os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+
+    return preexec
+
+
+def _system_binds() -> list[str]:
+    """bwrap arguments for the read-only system: /usr, /etc, and the /bin, /lib links of a merged /usr."""
+    args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+@dataclass
+class Sandbox:
+    """How to start the kernel template: inside bubblewrap (`enabled`), or plainly."""
+
+    enabled: bool
+    limits: Limits = Limits()
+
+    def runtime_inside(self, runtime_dir: Path) -> str:
+        """The path at which kernels see the sockets folder."""
+        return RUNTIME_INSIDE if self.enabled else str(runtime_dir)
+
+    def zygote_process(self, runtime_dir: Path, scratch_dir: Path) -> subprocess.Popen:
+        """Start the kernel template. `runtime_dir` holds the kernels' sockets and is seen by both
+        sides; `scratch_dir` is the kernels' scratch when there is no sandbox."""
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
+        if not self.enabled:
+            scratch = str(scratch_dir)
+            argv = [sys.executable, str(ZYGOTE), "--scratch", scratch]
+            return subprocess.Popen(argv, env=kernel_environment(scratch), cwd=scratch, **pipes)
+        program = [sys.executable, ZYGOTE_INSIDE, "--scratch", "/tmp", "--scratch", "/dev/shm"]
+        program += ["--sandboxed", "--processes", str(self.limits.processes)]
+        argv, preexec = self._bwrap(runtime_dir, program)
+        return subprocess.Popen(argv, preexec_fn=preexec, **pipes)
+
+    def _bwrap(self, runtime_dir: Path, program: list[str]) -> tuple[list[str], object]:
+        python_roots = sorted({sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)})
+        binds = [(root, root, "--ro-bind") for root in python_roots]
+        binds += [(str(ZYGOTE), ZYGOTE_INSIDE, "--ro-bind"), (str(runtime_dir), RUNTIME_INSIDE, "--bind")]
+        preexec, stage = None, []
+        if os.geteuid() == 0:
+            # Root's paths may be out of the unprivileged user's reach: stage them (see module doc).
+            stage_root = Path(tempfile.mkdtemp(prefix="grading-stage-"))
+            stage_root.chmod(0o755)
+            os.chown(runtime_dir, SANDBOX_UID, SANDBOX_UID)
+            staged_binds = []
+            for i, (source, dest, kind) in enumerate(binds):
+                staged = stage_root / str(i)
+                staged.touch() if Path(source).is_file() else staged.mkdir()
+                stage.append((source, str(staged)))
+                staged_binds.append((str(staged), dest, kind))
+            binds, preexec = staged_binds, _drop_root(stage)
+        scratch = "/tmp"
+        argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+        argv += _system_binds()
+        for source, dest, kind in binds:
+            argv += [kind, source, dest]
+        argv += ["--proc", "/proc", "--dev", "/dev"]
+        argv += ["--size", str(self.limits.scratch_bytes), "--tmpfs", "/tmp"]
+        argv += ["--size", str(self.limits.scratch_bytes // 4), "--tmpfs", "/dev/shm"]
+        argv += ["--clearenv", "--chdir", scratch]
+        for key, value in kernel_environment(scratch).items():
+            argv += ["--setenv", key, value]
+        return argv + program, preexec
+
+
+def bubblewrap_works() -> str | None:
+    """None when a sandboxed Python starts here; otherwise why not, in one line."""
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    with tempfile.TemporaryDirectory() as runtime:
+        argv, preexec = Sandbox(True)._bwrap(Path(runtime), [sys.executable, "-c", "import ipykernel"])
+        try:
+            run = subprocess.run(argv, preexec_fn=preexec, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as error:
+            return f"bubblewrap failed to start: {error}"
+    if run.returncode != 0:
+        return f"bubblewrap failed: {(run.stderr.strip().splitlines() or ['exit status ' + str(run.returncode)])[-1]}"
+    return None
+
+
+def choose(mode: str, limits: Limits = Limits()) -> tuple[Sandbox, str | None]:
+    """The sandbox for `--sandbox auto|require|off`, and a warning when grading runs without one.
+    Raises SandboxUnavailable for `require` when bubblewrap does not work."""
+    if mode == "off":
+        return Sandbox(False, limits), "the sandbox is off (--sandbox off): student code ran with the grader's rights"
+    problem = bubblewrap_works()
+    if problem is None:
+        return Sandbox(True, limits), None
+    if mode == "require":
+        raise SandboxUnavailable(problem)
+    return Sandbox(False, limits), f"NO SANDBOX: {problem}; student code ran with the grader's rights"

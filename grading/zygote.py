@@ -1,0 +1,226 @@
+"""The kernel template ("zygote"): runs inside the sandbox, imports once what notebooks need, then
+forks one fresh IPython kernel per notebook.
+
+A cold kernel spends about 1.7 s starting Python, ipykernel and torch; a child forked from this
+warm process starts in a few tens of milliseconds. Only the standard library and the packages a
+kernel uses are imported here: the grading package itself is not visible in the sandbox.
+
+Protocol: one JSON object per line on stdin, one JSON reply per line on stdout.
+  {"op": "spawn", "connection": {...}, "limits": {...}} -> {"pid": N}   (once its sockets are bound)
+  {"op": "poll", "pid": N}                              -> {"exit": null | code}
+  {"op": "signal", "pid": N, "signal": S}               -> {}
+  {"op": "reset"}                                       -> {}   (kill what kernels left, wipe scratch)
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import random
+import resource
+import select
+import shutil
+import signal
+import sys
+import traceback
+
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+START_TIMEOUT = 60  # seconds for a forked kernel to bind its sockets
+LIMITS = {
+    "cpu_seconds": resource.RLIMIT_CPU,
+    "file_bytes": resource.RLIMIT_FSIZE,
+    "open_files": resource.RLIMIT_NOFILE,
+}
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def preload() -> None:
+    """Import what every notebook imports, without starting a thread, an event loop or a zmq
+    context (a forked child could not use them), and without running a parallel torch op
+    (OpenMP's thread pool would hang in the children)."""
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    import faulthandler  # noqa: F401
+    import pdb  # noqa: F401
+    import sqlite3  # noqa: F401
+
+    import IPython.core.completerlib  # noqa: F401
+    import IPython.core.debugger  # noqa: F401
+    import IPython.core.history  # noqa: F401
+    import IPython.core.oinspect  # noqa: F401
+    import IPython.extensions.storemagic  # noqa: F401
+    import IPython.utils.wildcard  # noqa: F401
+    import ipykernel.comm  # noqa: F401
+    import ipykernel.debugger  # noqa: F401
+    import ipykernel.ipkernel  # noqa: F401
+    import ipykernel.kernelapp  # noqa: F401
+    import ipykernel.zmqshell  # noqa: F401
+    import matplotlib.pyplot  # noqa: F401
+    import matplotlib_inline.backend_inline  # noqa: F401
+    import numpy  # noqa: F401
+    import torch  # noqa: F401
+    import tornado.platform.asyncio  # noqa: F401
+
+    for optional in ("graphviz", "torchviz"):
+        try:
+            __import__(optional)
+        except ImportError:
+            pass
+
+
+def child(connection: dict, limits: dict, scratch: str, ready_fd: int) -> None:
+    """Become a kernel: a fresh session, fresh random state, limits, then ipykernel's own app."""
+    os.setsid()
+    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # The protocol pipes stay with the template: a kernel must not be able to talk to it.
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    libc.prctl(PR_SET_DUMPABLE, 0)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if limits.get("memory_bytes"):
+        # Address space: what the template already maps, plus the kernel's budget.
+        mapped = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + limits["memory_bytes"],) * 2)
+    for name, which in LIMITS.items():
+        if limits.get(name):
+            resource.setrlimit(which, (limits[name], limits[name] + (5 if name == "cpu_seconds" else 0)))
+
+    import numpy
+    import torch
+
+    random.seed()
+    numpy.random.seed()
+    torch.seed()
+    torch.set_num_threads(1)
+
+    workdir = os.path.join(scratch, "work")
+    os.makedirs(workdir, exist_ok=True)
+    os.chdir(workdir)
+    path = os.path.join(scratch, "kernel.json")
+    with open(path, "w") as f:
+        json.dump(connection, f)
+
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    app.initialize(["-f", path, "--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=CRITICAL"])
+    os.write(ready_fd, b"1")
+    os.close(ready_fd)
+    app.start()
+    os._exit(0)
+
+
+def spawn(request: dict, children: dict, scratch: str) -> dict:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        try:
+            child(request["connection"], request.get("limits", {}), scratch, write_fd)
+        except BaseException:
+            os.write(write_fd, traceback.format_exc().encode()[-4000:])
+        finally:
+            os._exit(1)
+    os.close(write_fd)
+    ready = os.read(read_fd, 4096) if select.select([read_fd], [], [], START_TIMEOUT)[0] else b""
+    os.close(read_fd)
+    children[pid] = None
+    if ready != b"1":
+        return {"error": f"kernel failed to start: {ready.decode(errors='replace') or 'no answer'}"}
+    return {"pid": pid}
+
+
+def poll(pid: int, children: dict):
+    if children.get(pid) is None:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done, status = pid, 0
+        if done:
+            children[pid] = os.waitstatus_to_exitcode(status)
+    return children.get(pid)
+
+
+def session_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[4])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def leftovers(children: dict, sandboxed: bool) -> list[int]:
+    """Processes to kill: in the sandbox, all but the template and bwrap's init; without it, the
+    kernels' sessions (each kernel starts one, and what it starts stays in it unless it escapes)."""
+    me = os.getpid()
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+    if sandboxed:
+        return pids
+    return [p for p in pids if p in children or session_of(p) in children]
+
+
+def reset(children: dict, sandboxed: bool, scratch: list[str]) -> None:
+    """Kill every process a kernel left, then wipe the scratch folders."""
+    for _ in range(100):
+        others = leftovers(children, sandboxed)
+        if not others:
+            break
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in list(children):
+            poll(pid, children)
+    children.clear()
+    for folder in scratch:
+        for entry in os.listdir(folder):
+            path = os.path.join(folder, entry)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+
+
+def serve() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scratch", action="append", required=True, help="wiped between kernels")
+    parser.add_argument("--sandboxed", action="store_true", help="alone in its own PID namespace")
+    parser.add_argument("--processes", type=int, help="cap on tasks in the sandbox")
+    args = parser.parse_args()
+    if args.processes:
+        # Set here, inside the sandbox's user namespace, the cap counts this sandbox's tasks only.
+        resource.setrlimit(resource.RLIMIT_NPROC, (args.processes, args.processes))
+    libc.prctl(PR_SET_DUMPABLE, 0)  # kernels run as the same user: no ptrace, no /proc/<pid>/fd
+    preload()
+    children: dict[int, int | None] = {}
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(os.open("/dev/null", os.O_WRONLY), 1)  # stray prints must not corrupt the protocol
+    replies.write(json.dumps({"ready": True}) + "\n")
+    for line in sys.stdin:
+        request = json.loads(line)
+        op = request["op"]
+        if op == "spawn":
+            reply = spawn(request, children, args.scratch[0])
+        elif op == "poll":
+            reply = {"exit": poll(request["pid"], children)}
+        elif op == "signal":
+            try:
+                os.kill(request["pid"], request["signal"])
+            except ProcessLookupError:
+                pass
+            reply = {}
+        elif op == "reset":
+            reset(children, args.sandboxed, args.scratch)
+            reply = {}
+        else:
+            reply = {"error": f"unknown op {op!r}"}
+        replies.write(json.dumps(reply) + "\n")
+
+
+if __name__ == "__main__":
+    serve()
