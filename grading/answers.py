@@ -30,4 +30,3 @@ def solution_answers(source: NotebookNode) -> dict[str, str]:
             lines = [line for line in cell.source.splitlines() if line.strip() not in SOLUTION_MARKERS]
             answers[meta["grade_id"]] = "\n".join(lines)
     return answers
-

@@ -36,7 +36,9 @@ def run_checks(path: Path, timeout: float = 120) -> list[CheckedCell]:
         if cell.cell_type == "code" and nbgrader_utils.is_grade(cell):
             text = visible_text(cell)
             passed = "✅" in text and "❌" not in text and not any(o.output_type == "error" for o in cell.outputs)
-            checked.append(CheckedCell(cell.metadata.nbgrader["grade_id"], float(cell.metadata.nbgrader["points"]), passed, text))
+            checked.append(
+                CheckedCell(cell.metadata.nbgrader["grade_id"], float(cell.metadata.nbgrader["points"]), passed, text)
+            )
     return checked
 
 

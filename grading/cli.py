@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from grading import course
+from grading.collect import CannotCollect
 
 
 def release_command(args: argparse.Namespace) -> int:
@@ -24,8 +25,8 @@ def release_command(args: argparse.Namespace) -> int:
 class Progress:
     """students done / total, rate and time left, on one terminal line; silent when not a terminal."""
 
-    def __init__(self, students: int):
-        self.students, self.started, self.shown = students, time.monotonic(), sys.stderr.isatty()
+    def __init__(self):
+        self.started, self.shown = time.monotonic(), sys.stderr.isatty()
 
     def __call__(self, done: int, total: int, students_done: int) -> None:
         if not self.shown:
@@ -35,8 +36,7 @@ class Progress:
         left = (total - done) / rate if rate else 0.0
         bar = "#" * int(30 * done / total)
         print(
-            f"\r[{bar:<30}] {done}/{total} notebooks, {students_done} students done, "
-            f"{rate:.1f}/s, {left:.0f} s left ",
+            f"\r[{bar:<30}] {done}/{total} notebooks, {students_done} students done, {rate:.1f}/s, {left:.0f} s left ",
             end="" if done < total else "\n",
             file=sys.stderr,
             flush=True,
@@ -52,7 +52,8 @@ def grade_command(args: argparse.Namespace) -> int:
         workers=args.workers,
         timeout=args.timeout,
         sandbox_mode=args.sandbox,
-        on_progress=Progress(0),
+        cell_timeout=args.cell_timeout,
+        on_progress=Progress(),
     )
     if outcome.warning:
         print(f"WARNING: {outcome.warning}", file=sys.stderr)
@@ -84,6 +85,9 @@ def parser() -> argparse.ArgumentParser:
     grd.add_argument("--out", required=True, help="where grades, feedback and the report go")
     grd.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)), help="default: all cores")
     grd.add_argument("--timeout", type=float, default=120, help="seconds one notebook may run (default 120)")
+    grd.add_argument(
+        "--cell-timeout", type=float, help="seconds one cell may run (default: nbgrader's Execute.timeout, 30)"
+    )
     grd.add_argument("--sandbox", choices=["auto", "require", "off"], default="auto")
     grd.set_defaults(run=grade_command)
 
@@ -100,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (OSError, RuntimeError, ValueError) as error:
+    except (OSError, RuntimeError, ValueError, CannotCollect) as error:
         # The grader itself could not do its job: one line that says why.
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -23,10 +23,7 @@ class Publication:
     branch: str
 
     def colab_url(self, name: str) -> str:
-        return (
-            f"https://colab.research.google.com/github/{self.repository}"
-            f"/blob/{self.branch}/notebooks/{name}.ipynb"
-        )
+        return f"https://colab.research.google.com/github/{self.repository}/blob/{self.branch}/notebooks/{name}.ipynb"
 
     def github_url(self, name: str) -> str:
         return f"https://github.com/{self.repository}/blob/{self.branch}/notebooks/{name}.ipynb"

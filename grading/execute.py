@@ -6,6 +6,7 @@ warm template, under a wall-clock limit for the whole notebook), its output limi
 `determine_grade` for every graded cell. Only the coordinator writes the gradebook.
 """
 
+import copy
 import re
 import threading
 import time
@@ -89,15 +90,21 @@ class TemplateExecute(Execute):
 class Grader:
     """One worker's grader: its kernel template and nbgrader's preprocessors, made once."""
 
-    def __init__(self, course: Course, sandbox: Sandbox, timeout: float):
+    def __init__(self, course: Course, sandbox: Sandbox, timeout: float, cell_timeout: float | None = None):
         self.course, self.sandbox, self.timeout = course, sandbox, timeout
         self.zygote = Zygote(sandbox)
         self.context = zmq_context()
-        config = course.config
+        self.cell_timeout = min(cell_timeout or Execute(config=course.config).timeout or timeout, timeout)
+        # Through the config: nbconvert's ExecutePreprocessor re-reads it for every notebook.
+        config = self.config = copy.deepcopy(course.config)
+        config.Execute.timeout = self.cell_timeout
         self.sanitize = [p(config=config) for p in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells)]
-        self.finish = [IgnorePattern(config=config), ClearMetadataPreprocessor(config=config), LimitOutput(config=config)]
+        self.finish = [
+            IgnorePattern(config=config),
+            ClearMetadataPreprocessor(config=config),
+            LimitOutput(config=config),
+        ]
         self.check_metadata = CheckCellMetadata(config=config)
-        self.cell_timeout = min(Execute(config=config).timeout or timeout, timeout)
 
     def close(self) -> None:
         self.zygote.remove()
@@ -120,7 +127,7 @@ class Grader:
             clean = normalize(handin.content, release)
         except Unreadable as why:
             result.status, result.message = UNREADABLE, "; ".join([*notes, str(why)])
-            return Graded(result)
+            return Graded(result, feedback=feedback.feedback_html(None, release, result))
         result.flags += clean.flags
         notes += clean.notes
         try:
@@ -163,7 +170,7 @@ class Grader:
         flags, notes = [], []
         self.zygote.ensure_running()
         km = TemplateKernelManager(self.zygote, self.sandbox.limits.for_kernel(), self.context)
-        execute = TemplateExecute(km, config=self.course.config, timeout=self.cell_timeout)
+        execute = TemplateExecute(km, config=self.config)
         expired = threading.Event()
 
         def stop_the_clock() -> None:
@@ -231,9 +238,7 @@ def cell_results(nb: NotebookNode) -> list[CellResult]:
         if nbgrader_utils.is_grade(cell):
             score, max_score = nbgrader_utils.determine_grade(cell)
             manual = nbgrader_utils.is_solution(cell)
-            results.append(
-                CellResult(cell.metadata.nbgrader["grade_id"], max_score, score, manual, visible_text(cell))
-            )
+            results.append(CellResult(cell.metadata.nbgrader["grade_id"], max_score, score, manual, visible_text(cell)))
     return results
 
 

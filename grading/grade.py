@@ -81,7 +81,10 @@ def remember(out: Path, state: State, handin: HandIn) -> None:
 def recall(out: Path, state: State) -> dict[str, HandIn]:
     """The hand-ins of earlier runs, from OUT."""
     return {
-        k: HandIn(**{**meta, "flags": tuple(meta["flags"]), "notes": tuple(meta["notes"])}, content=stored_path(out, k).read_bytes())
+        k: HandIn(
+            **{**meta, "flags": tuple(meta["flags"]), "notes": tuple(meta["notes"])},
+            content=stored_path(out, k).read_bytes(),
+        )
         for k, meta in state.handins.items()
         if stored_path(out, k).exists()
     }
@@ -104,9 +107,11 @@ def prepare_course(out: Path, state: State, course_print: str) -> Path:
 _grader: execute.Grader | None = None
 
 
-def _start_worker(course_state: execute.Course, box: sandbox.Sandbox, timeout: float) -> None:
+def _start_worker(
+    course_state: execute.Course, box: sandbox.Sandbox, timeout: float, cell_timeout: float | None
+) -> None:
     global _grader
-    _grader = execute.Grader(course_state, box, timeout)
+    _grader = execute.Grader(course_state, box, timeout, cell_timeout)
     multiprocessing.util.Finalize(_grader, _grader.close, exitpriority=10)
 
 
@@ -116,12 +121,12 @@ def _grade_in_worker(handin: HandIn) -> tuple[HandIn, execute.Graded]:
 
 
 def run_workers(
-    handins: list[HandIn], course_state: execute.Course, box: sandbox.Sandbox, timeout: float, workers: int
+    handins: list[HandIn], course_state: execute.Course, box: sandbox.Sandbox, workers: int, *timeouts: float | None
 ) -> Iterator[tuple[HandIn, execute.Graded]]:
     if not handins:
         return
     context = multiprocessing.get_context("fork")  # workers inherit the imported modules: no start-up cost
-    with context.Pool(min(workers, len(handins)), _start_worker, (course_state, box, timeout)) as pool:
+    with context.Pool(min(workers, len(handins)), _start_worker, (course_state, box, *timeouts)) as pool:
         yield from pool.imap_unordered(_grade_in_worker, handins)
         pool.close()
         pool.join()
@@ -155,6 +160,7 @@ def grade(
     workers: int,
     timeout: float,
     sandbox_mode: str,
+    cell_timeout: float | None = None,
     on_progress: Callable[[int, int, int], None] = lambda done, total, students: None,
 ) -> Outcome:
     """Grade every hand-in in SUBMISSIONS into OUT. Raises only when the grader cannot do its job."""
@@ -172,7 +178,9 @@ def grade(
     handins = recall(out, state) | {key(h.student, h.notebook): h for h in collection.handins}
     state.students = sorted(set(state.students) | set(collection.students))
     known_strays = {s["source"]: s for s in state.strays}
-    state.strays = sorted({**known_strays, **{s.source: asdict(s) for s in collection.strays}}.values(), key=lambda s: s["source"])
+    state.strays = sorted(
+        {**known_strays, **{s.source: asdict(s) for s in collection.strays}}.values(), key=lambda s: s["source"]
+    )
     todo = [
         h
         for k, h in sorted(handins.items())
@@ -187,7 +195,9 @@ def grade(
         students_left[h.student] += 1
     done_students = 0
     try:
-        for done, (handin, graded) in enumerate(run_workers(todo, course_state, box, timeout, workers), 1):
+        for done, (handin, graded) in enumerate(
+            run_workers(todo, course_state, box, workers, timeout, cell_timeout), 1
+        ):
             result = graded.result
             if result.status != ERROR:  # a grader failure is tried again next time
                 result.fingerprint = fingerprint(handin, course_print)
@@ -197,7 +207,7 @@ def grade(
             if graded.feedback is not None:
                 page = out / "feedback" / handin.student / f"{handin.notebook}.html"
                 page.parent.mkdir(parents=True, exist_ok=True)
-                page.write_text(graded.feedback)
+                page.write_text(graded.feedback, encoding="utf-8")
             state.results[key(handin.student, handin.notebook)] = result.to_dict()
             students_left[handin.student] -= 1
             done_students += students_left[handin.student] == 0
@@ -209,7 +219,9 @@ def grade(
         writer.close()
         state.save(out)
 
-    results = rows(state, {n: sum(c.max_score for c in execute.grade_cells(nb)) for n, nb in course_state.releases.items()})
+    results = rows(
+        state, {n: sum(c.max_score for c in execute.grade_cells(nb)) for n, nb in course_state.releases.items()}
+    )
     strays = [Stray(**s) for s in state.strays]
     report.write_grades_csv(results, out / "grades.csv")
     report.write_report_html(results, strays, out / "report.html", [warning] if warning else [])
@@ -229,4 +241,3 @@ def rows(state: State, max_scores: dict[str, float]) -> list[Result]:
 
 def default_workers() -> int:
     return len(os.sched_getaffinity(0))
-

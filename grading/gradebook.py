@@ -7,6 +7,7 @@ OUT/course as on any nbgrader course.
 """
 
 import shutil
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,9 +15,13 @@ import nbformat
 from nbgrader.api import Gradebook
 from nbgrader.plugins import CsvExportPlugin
 from nbgrader.preprocessors import SaveAutoGrades
+from sqlalchemy.exc import SAWarning
 
 from grading import course
 from grading.records import GRADED, HandIn, Result
+
+# nbgrader's gradebook code makes SQLAlchemy 2 warn on every submission; not ours to fix.
+warnings.filterwarnings("ignore", category=SAWarning)
 
 
 class SharedGradebookSaveAutoGrades(SaveAutoGrades):
@@ -65,7 +70,9 @@ class GradebookWriter:
             return
         self.gradebook.update_or_create_student(handin.student)
         self.gradebook.update_or_create_submission(handin.notebook, handin.student, timestamp=stamp)
-        resources = {"nbgrader": {"notebook": handin.notebook, "assignment": handin.notebook, "student": handin.student}}
+        resources = {
+            "nbgrader": {"notebook": handin.notebook, "assignment": handin.notebook, "student": handin.student}
+        }
         self.save.preprocess(nbformat.reads(executed, as_version=4), resources)
 
     def export(self, path: Path) -> None:

@@ -16,8 +16,8 @@ import tempfile
 import threading
 import time
 import uuid
-from queue import Empty
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import zmq.asyncio
@@ -214,12 +214,9 @@ class TemplateKernelManager(AsyncKernelManager):
     @property
     def kernel_spec(self) -> KernelSpec:
         # Interrupts travel as messages: a signal to the sandbox's init would kill the sandbox.
-        return KernelSpec(
-            name="python3", display_name="Python 3", language="python", argv=[], interrupt_mode="message"
-        )
+        return KernelSpec(name="python3", display_name="Python 3", language="python", argv=[], interrupt_mode="message")
 
 
 def zmq_context() -> zmq.asyncio.Context:
     """One context per worker, shared by its kernel managers (a context starts threads)."""
     return zmq.asyncio.Context()
-

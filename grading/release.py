@@ -25,10 +25,7 @@ TABLE_START, TABLE_END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
 
 
 def badge(pub: course.Publication, name: str) -> str:
-    return (
-        f'<a href="{pub.colab_url(name)}" target="_parent">'
-        f'<img src="{BADGE_IMAGE}" alt="Open In Colab"/></a>'
-    )
+    return f'<a href="{pub.colab_url(name)}" target="_parent"><img src="{BADGE_IMAGE}" alt="Open In Colab"/></a>'
 
 
 def stamp_badge(nb: NotebookNode, name: str, pub: course.Publication) -> None:
@@ -49,8 +46,8 @@ def helper_code(module: str) -> str:
 def helper_source(module: str) -> str:
     """A student helper module's code, importing its sibling helpers by their installed names."""
     text = helper_code(module)
-    if "\'\'\'" in text:
-        raise ValueError(f"grading/student/{module}.py: write strings with \"\"\"; \'\'\' delimits inlined code")
+    if "'''" in text:
+        raise ValueError(f"grading/student/{module}.py: write strings with \"\"\"; ''' delimits inlined code")
     return HELPER_IMPORT.sub(lambda m: f"from {helper_module_name(m[1])} import {m[2]}", text).strip()
 
 
@@ -88,12 +85,10 @@ def inline_helpers(nb: NotebookNode) -> None:
         if cell.cell_type != "code" or not matches:
             continue
         kept = [
-            line
-            for line in cell.source.splitlines()
-            if line.strip() != PATH_LINE and not HELPER_IMPORT.match(line)
+            line for line in cell.source.splitlines() if line.strip() != PATH_LINE and not HELPER_IMPORT.match(line)
         ]
         installs = [
-            f'_install("{helper_module_name(m)}", r\'\'\'\n{helper_source(m)}\n\'\'\')'
+            f"_install(\"{helper_module_name(m)}\", r'''\n{helper_source(m)}\n''')"
             for m in with_dependencies([m[1] for m in matches])
         ]
         imports = [f"from {helper_module_name(m[1])} import {m[2]}" for m in matches]

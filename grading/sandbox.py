@@ -151,7 +151,7 @@ class Sandbox:
         argv += ["--proc", "/proc", "--dev", "/dev"]
         argv += ["--size", str(self.limits.scratch_bytes), "--tmpfs", "/tmp"]
         argv += ["--size", str(self.limits.scratch_bytes // 4), "--tmpfs", "/dev/shm"]
-        argv += ["--clearenv", "--chdir", scratch]
+        argv += ["--remount-ro", "/", "--clearenv", "--chdir", scratch]
         for key, value in kernel_environment(scratch).items():
             argv += ["--setenv", key, value]
         return argv + program, preexec

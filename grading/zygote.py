@@ -44,17 +44,17 @@ def preload() -> None:
     import pdb  # noqa: F401
     import sqlite3  # noqa: F401
 
+    import ipykernel.comm  # noqa: F401
+    import ipykernel.debugger  # noqa: F401
+    import ipykernel.ipkernel  # noqa: F401
+    import ipykernel.kernelapp  # noqa: F401
+    import ipykernel.zmqshell  # noqa: F401
     import IPython.core.completerlib  # noqa: F401
     import IPython.core.debugger  # noqa: F401
     import IPython.core.history  # noqa: F401
     import IPython.core.oinspect  # noqa: F401
     import IPython.extensions.storemagic  # noqa: F401
     import IPython.utils.wildcard  # noqa: F401
-    import ipykernel.comm  # noqa: F401
-    import ipykernel.debugger  # noqa: F401
-    import ipykernel.ipkernel  # noqa: F401
-    import ipykernel.kernelapp  # noqa: F401
-    import ipykernel.zmqshell  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
     import matplotlib_inline.backend_inline  # noqa: F401
     import numpy  # noqa: F401

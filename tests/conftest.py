@@ -69,10 +69,7 @@ def sources(course_dir) -> dict[str, NotebookNode]:
 @pytest.fixture(scope="session")
 def students() -> dict[str, NotebookNode]:
     """The committed student notebooks, by notebook name."""
-    return {
-        name: nbformat.read(course.NOTEBOOKS / f"{name}.ipynb", as_version=4)
-        for name in course.notebook_names()
-    }
+    return {name: nbformat.read(course.NOTEBOOKS / f"{name}.ipynb", as_version=4) for name in course.notebook_names()}
 
 
 @pytest.fixture(scope="session")

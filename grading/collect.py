@@ -1,0 +1,373 @@
+"""Collect: SUBMISSIONS (a folder or a .zip of one) → the hand-ins to grade, and every other file.
+
+SUBMISSIONS is only read: zip members are read in memory, symbolic links are never followed.
+Every file ends up either as a HandIn or as a Stray with its reason. Layouts, mixed freely:
+  <student>/<notebook>.ipynb                  canonical (also nbgrader's <student>/<notebook>/<notebook>.ipynb)
+  <name>_[LATE_]<userid>_<subid>_<file>       Canvas 'Download submissions' (student: the user id)
+  <Full Name>_<id>_assignsubmission_file_/    Moodle 'Download all submissions' (student: the id),
+                                              or flat: <Full Name>_<id>_assignsubmission_file_<file>
+all possibly inside one top folder, with __MACOSX/ and .DS_Store junk beside them.
+"""
+
+import os
+import re
+import stat
+import time
+import unicodedata
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from grading.records import Collection, HandIn, Stray
+
+MAX_BYTES = 20 * 1024 * 1024  # a notebook this large is not a hand-in
+CANVAS = re.compile(r"^(?P<name>.+?)_(?P<late>LATE_)?(?P<student>\d+)_\d+_(?P<file>.+)$")
+CANVAS_RESUBMISSION = re.compile(r"^(?P<stem>.+)-(?P<n>\d+)$")  # Canvas adds -N before the extension
+MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<student>\d+)_assignsubmission_\w+?_$")
+MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<student>\d+)_assignsubmission_file_(?P<file>.+)$")
+NOTEBOOK_FILE = re.compile(r"^(?P<stem>.+)\.ipynb(\.txt|\.json)?$", re.IGNORECASE)  # browsers may add .txt/.json
+# What students and their tools do to a notebook's name, peeled off one at a time; a number counts
+# as the version when two files compete: 'Copy of X' (Colab), 'X (2)' (a second download),
+# 'X-Copy1' (Jupyter's duplicate), 'X-2'.
+DECORATIONS = (
+    re.compile(r"^copy[ _-]of[ _-](?P<stem>.+)$", re.IGNORECASE),
+    re.compile(r"^(?P<stem>.+?)\s*\((?P<n>\d+)\)$"),
+    re.compile(r"^(?P<stem>.+?)-copy(?P<n>\d*)$", re.IGNORECASE),
+    re.compile(r"^(?P<stem>.+?)-(?P<n>\d+)$"),
+)
+SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini", "icon\r"}
+UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+class CannotCollect(Exception):
+    """SUBMISSIONS cannot be read at all (missing, not a folder or zip, a broken zip)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file or folder in SUBMISSIONS, wherever it lives."""
+
+    source: str  # as found: the path relative to SUBMISSIONS, or the zip member's name
+    parts: tuple[str, ...]  # its path, cleaned: top folders that only wrap the others removed
+    folder: bool
+    size: int
+    mtime: float
+    read: Callable[[], bytes]
+    problem: str | None = None  # why it cannot be a hand-in, whatever its name
+
+
+def collect(submissions: Path, notebooks: list[str]) -> Collection:
+    """Everything in SUBMISSIONS (a folder or a .zip of one), sorted: the students, one HandIn per
+    (student, notebook) (the newest file), and a Stray with its reason for every other file."""
+    submissions = Path(submissions)
+    if submissions.is_dir():
+        return gather(unwrap(list(folder_entries(submissions)), notebooks), notebooks)
+    if not submissions.is_file():
+        raise CannotCollect(f"{submissions}: no such folder or .zip")
+    try:
+        archive = zipfile.ZipFile(submissions)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise CannotCollect(f"{submissions}: not a folder, nor a readable .zip ({error})") from None
+    with archive:
+        return gather(unwrap(list(zip_entries(archive)), notebooks), notebooks)
+
+
+# --- reading SUBMISSIONS ----------------------------------------------------------------------------
+
+
+def path_parts(name: str) -> tuple[str, ...]:
+    """A member path's parts: either slash separates (zips made on Windows use backslashes), and
+    names are compared in NFC (macOS writes NFD)."""
+    parts = re.split(r"[/\\]", unicodedata.normalize("NFC", name))
+    return tuple(part for part in parts if part not in ("", "."))
+
+
+def folder_entries(root: Path) -> Iterator[Entry]:
+    """Every file and folder under root, without following symbolic links."""
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            found = os.scandir(folder)
+        except OSError as error:  # e.g. no permission: reported, not fatal, below the top
+            if folder == root:
+                raise CannotCollect(f"{root}: cannot be listed ({error.strerror})") from None
+            source = folder.relative_to(root).as_posix()
+            yield Entry(source, path_parts(source), False, 0, 0.0, bytes, f"could not be listed ({error.strerror})")
+            continue
+        with found:
+            for item in found:
+                path = Path(item.path)
+                source, info = path.relative_to(root).as_posix(), item.stat(follow_symlinks=False)
+                problem = None
+                if item.is_symlink():
+                    problem = "a symbolic link (not followed)"
+                elif item.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                    yield Entry(source, path_parts(source), True, 0, info.st_mtime, bytes)
+                    continue
+                elif not stat.S_ISREG(info.st_mode):
+                    problem = "not a regular file"  # a FIFO would block the reader forever
+                yield Entry(source, path_parts(source), False, info.st_size, info.st_mtime, path.read_bytes, problem)
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """The member's name; zips without the UTF-8 flag (Windows, old macOS) often hold UTF-8 anyway."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except UnicodeError:
+        return info.filename
+
+
+def zip_entries(archive: zipfile.ZipFile) -> Iterator[Entry]:
+    """Every member, read lazily and in memory (never extracted)."""
+    for info in archive.infolist():
+        name = member_name(info)
+        if not path_parts(name):
+            continue  # the root folder itself
+        try:
+            mtime = time.mktime((*info.date_time, 0, 0, -1))
+        except (OverflowError, ValueError):
+            mtime = 0.0
+        problem = None
+        if ".." in re.split(r"[/\\]", name):
+            problem = "its path leaves the zip ('..')"
+        elif stat.S_ISLNK(info.external_attr >> 16):
+            problem = "a symbolic link (not followed)"
+
+        def read(info: zipfile.ZipInfo = info) -> bytes:
+            with archive.open(info) as member:
+                return member.read(MAX_BYTES + 1)
+
+        yield Entry(name, path_parts(name), info.is_dir(), info.file_size, mtime, read, problem)
+
+
+# --- where a file sits: which student, which notebook -------------------------------------------------
+
+
+def junk(parts: tuple[str, ...]) -> str | None:
+    """Why a path is not a hand-in whatever its name: system files, copies tools keep."""
+    if any(part == "__MACOSX" or part.startswith("._") or part.lower() in SYSTEM_FILES for part in parts):
+        return "system junk"
+    if ".ipynb_checkpoints" in parts:
+        return "a Jupyter checkpoint copy"
+    if any(part.startswith(".") for part in parts):
+        return "a hidden file"
+    return None
+
+
+def lms_file(name: str) -> re.Match | None:
+    """A file named by Canvas or Moodle: it names its student."""
+    return MOODLE_FILE.match(name) or CANVAS.match(name)
+
+
+def is_wrapper(top: str, files: list[str], folders: list[str], keys: dict[str, str]) -> bool:
+    """Whether the one top folder only wraps the submissions (a zipped SUBMISSIONS) rather than
+    being one student's folder."""
+    if MOODLE_FOLDER.match(top):
+        return False
+    if any(MOODLE_FOLDER.match(folder) for folder in folders):
+        return True
+    if any(NOTEBOOK_FILE.match(name) and not lms_file(name) for name in files):
+        return False  # a student's own notebooks
+    if folders and all(match_notebook(folder + ".ipynb", keys) for folder in folders):
+        return False  # one student, in nbgrader's <student>/<notebook>/ layout
+    return bool(folders) or any(lms_file(name) for name in files)
+
+
+def unwrap(entries: list[Entry], notebooks: list[str]) -> list[Entry]:
+    """The entries with top folders removed while one folder wraps everything."""
+    while True:
+        real = [e for e in entries if not junk(e.parts)]
+        tops = {e.parts[0] for e in real}
+        if len(tops) != 1 or any(len(e.parts) == 1 and not e.folder for e in real):
+            return entries
+        (top,) = tops
+        files = [e.parts[1] for e in real if len(e.parts) == 2 and not e.folder]
+        folders = sorted({e.parts[1] for e in real if len(e.parts) > 2 or (len(e.parts) == 2 and e.folder)})
+        if not is_wrapper(top, files, folders, notebook_keys(notebooks)):
+            return entries
+        entries = [
+            Entry(e.source, e.parts[1:], e.folder, e.size, e.mtime, e.read, e.problem)
+            for e in entries
+            if e.parts[:1] == (top,) and len(e.parts) > 1
+        ] + [e for e in entries if e.parts[:1] != (top,)]
+
+
+def safe_id(name: str) -> bool:
+    """A student id must be usable as one folder name: OUT/feedback/<student>/."""
+    return bool(name) and name not in (".", "..") and not UNSAFE_ID.search(name) and len(name.encode()) <= 200
+
+
+def folder_student(folder: str) -> str | None:
+    """The student a top folder belongs to: Moodle's folders carry the id, others are the id."""
+    if junk((folder,)):
+        return None
+    moodle = MOODLE_FOLDER.match(folder)
+    student = moodle["student"] if moodle else folder
+    return student if safe_id(student) else None
+
+
+@dataclass(frozen=True)
+class Place:
+    """Whose file it is, and what the student called it."""
+
+    student: str
+    name: str
+    late: bool = False
+    resubmission: int = 0  # Canvas's -N
+
+
+def locate(parts: tuple[str, ...]) -> Place | str:
+    """A file's student and own name, from its folder or from its LMS name; or why there is none."""
+    if len(parts) > 1:
+        student = folder_student(parts[0])
+        return Place(student, parts[-1]) if student else f"the folder name '{parts[0]}' cannot be a student id"
+    moodle, canvas = MOODLE_FILE.match(parts[0]), CANVAS.match(parts[0])
+    if moodle:
+        return Place(moodle["student"], moodle["file"])
+    if canvas:
+        name, resubmission = canvas["file"], 0
+        notebook_file = NOTEBOOK_FILE.match(name)
+        again = notebook_file and CANVAS_RESUBMISSION.match(notebook_file["stem"])
+        if again:
+            name, resubmission = again["stem"] + name[len(notebook_file["stem"]) :], int(again["n"])
+        return Place(canvas["student"], name, bool(canvas["late"]), resubmission)
+    return "outside any student folder, and not named like a Canvas or Moodle download"
+
+
+# --- which notebook a file name means ---------------------------------------------------------------
+
+
+def name_key(name: str) -> str:
+    """A name as compared: case, spaces, hyphens and dots do not matter."""
+    return re.sub(r"[\s_.\-]+", "_", unicodedata.normalize("NFKC", name).casefold()).strip("_")
+
+
+def notebook_keys(notebooks: list[str]) -> dict[str, str]:
+    """Name key → notebook; also without the leading number ('single_chain') when unambiguous."""
+    keys = {name_key(nb): nb for nb in notebooks}
+    bare: dict[str, list[str]] = {}
+    for key, nb in keys.items():
+        bare.setdefault(re.sub(r"^\d+_", "", key), []).append(nb)
+    return {**{key: nbs[0] for key, nbs in bare.items() if len(nbs) == 1}, **keys}
+
+
+def match_notebook(name: str, keys: dict[str, str]) -> tuple[str, int] | None:
+    """The notebook a file name means, and its copy number ('X (2)' → 2); decorations are peeled
+    off one at a time until the rest names a notebook."""
+    notebook_file = NOTEBOOK_FILE.match(name)
+    if not notebook_file:
+        return None
+    stem, number = notebook_file["stem"].strip(), 0
+    while name_key(stem) not in keys:
+        peeled = next((m for m in (d.match(stem) for d in DECORATIONS) if m), None)
+        if not peeled:
+            return None
+        stem, number = peeled["stem"].strip(), max(number, int(peeled.groupdict().get("n") or 0))
+    return keys[name_key(stem)], number
+
+
+# --- gathering: every file accounted for ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A file for one (student, notebook): the hand-in, unless a newer file beats it."""
+
+    entry: Entry
+    place: Place
+    notebook: str
+    number: int  # its copy number, after Canvas's resubmission number: break ties of time
+
+    def newness(self) -> tuple:
+        return (self.entry.mtime, self.place.resubmission, self.number, self.entry.source)
+
+
+def gather(entries: list[Entry], notebooks: list[str]) -> Collection:
+    keys = notebook_keys(notebooks)
+    students: set[str] = set()
+    strays: list[Stray] = []
+    candidates: dict[tuple[str, str], list[Candidate]] = {}
+    for entry in entries:
+        owner = folder_student(entry.parts[0]) if entry.folder or len(entry.parts) > 1 else None
+        if owner:
+            students.add(owner)  # an empty student folder counts
+        if entry.folder:
+            continue
+        place = entry.problem or junk(entry.parts) or locate(entry.parts)
+        if isinstance(place, str):
+            strays.append(Stray(entry.source, place, owner))
+            continue
+        students.add(place.student)
+        match = match_notebook(place.name, keys)
+        if not match:
+            named = NOTEBOOK_FILE.match(place.name)
+            reason = "its name matches no notebook of the course" if named else "not a notebook"
+            strays.append(Stray(entry.source, reason, place.student))
+            continue
+        candidates.setdefault((place.student, match[0]), []).append(Candidate(entry, place, *match))
+    handins = []
+    for found in candidates.values():
+        handin, lost = choose(sorted(found, key=Candidate.newness, reverse=True))
+        handins += [handin] if handin else []
+        strays += lost
+    return Collection(
+        sorted(students),
+        sorted(handins, key=lambda h: (h.student, h.notebook)),
+        sorted(strays, key=lambda s: (s.source, s.reason)),
+    )
+
+
+def content(entry: Entry) -> bytes | str:
+    """The file's bytes, or why they cannot be had."""
+    if entry.size > MAX_BYTES:
+        return f"too large ({entry.size / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB)"
+    try:
+        data = entry.read()
+    except (OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error) as error:
+        return f"could not be read ({error})"  # a damaged, encrypted or exotic zip entry
+    return data if len(data) <= MAX_BYTES else f"too large (over {MAX_BYTES // 2**20} MB)"
+
+
+def choose(newest_first: list[Candidate]) -> tuple[HandIn | None, list[Stray]]:
+    """The hand-in among the files for one (student, notebook): the newest that can be read. The
+    others become strays, and the hand-in's notes name them."""
+    strays, winner, data = [], None, b""
+    for candidate in newest_first:
+        source, student = candidate.entry.source, candidate.place.student
+        if winner:
+            strays.append(Stray(source, f"superseded by the newer '{winner.entry.source}'", student))
+            continue
+        got = content(candidate.entry)
+        if isinstance(got, str):
+            strays.append(Stray(source, got, student))
+        else:
+            winner, data = candidate, got
+    if not winner:
+        return None, strays
+    flags, notes = [], []
+    if winner.place.late:
+        flags.append("late")
+        notes.append("Handed in late (Canvas marked it LATE).")
+    if winner.place.name != f"{winner.notebook}.ipynb":
+        flags.append("renamed")
+        notes.append(f"Renamed from '{winner.place.name}'.")
+    if len(newest_first) > 1:
+        others = ", ".join(f"'{c.entry.source}'" for c in newest_first if c is not winner)
+        flags.append("duplicate")
+        notes.append(f"{len(newest_first)} files for this notebook: graded the newest usable one, not {others}.")
+    handin = HandIn(
+        winner.place.student,
+        winner.notebook,
+        winner.entry.source,
+        data,
+        winner.entry.mtime,
+        tuple(flags),
+        tuple(notes),
+    )
+    return handin, strays
