@@ -6,7 +6,7 @@ Three steps, each a plain function:
   release         writes the student versions to notebooks/ and the notebook table to README.md.
 """
 
-import re
+import ast
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,7 +19,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from grading import course
 
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
-HELPER_IMPORT = re.compile(r"^from grading\.student\.(\w+) import (.+)$", re.MULTILINE)
+HELPER_PACKAGE = "grading.student."
 PATH_LINE = 'import sys; sys.path.insert(0, "..")'
 TABLE_START, TABLE_END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
 
@@ -43,12 +43,31 @@ def helper_code(module: str) -> str:
     return (course.STUDENT_HELPERS / f"{module}.py").read_text()
 
 
+def helper_imports(source: str) -> list[tuple[int, int, str, str]]:
+    """Each `from grading.student.X import a, b` in source: its first and last line (1-based), X,
+    and the imported names."""
+    found = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(HELPER_PACKAGE):
+            names = ", ".join(a.name + (f" as {a.asname}" if a.asname else "") for a in node.names)
+            found.append((node.lineno, node.end_lineno or node.lineno, node.module.removeprefix(HELPER_PACKAGE), names))
+    return found
+
+
+def replace_imports(source: str, replacement) -> str:
+    """source, with each helper import replaced by replacement(module, names) (lines, maybe none)."""
+    lines = source.splitlines()
+    for first, last, module, names in reversed(helper_imports(source)):
+        lines[first - 1 : last] = replacement(module, names)
+    return "\n".join(lines)
+
+
 def helper_source(module: str) -> str:
     """A student helper module's code, importing its sibling helpers by their installed names."""
     text = helper_code(module)
-    if "'''" in text:
-        raise ValueError(f"grading/student/{module}.py: write strings with \"\"\"; ''' delimits inlined code")
-    return HELPER_IMPORT.sub(lambda m: f"from {helper_module_name(m[1])} import {m[2]}", text).strip()
+    if "\'\'\'" in text:
+        raise ValueError(f"grading/student/{module}.py: write strings with \"\"\"; \'\'\' delimits inlined code")
+    return replace_imports(text, lambda m, names: [f"from {helper_module_name(m)} import {names}"]).strip()
 
 
 def with_dependencies(modules: list[str]) -> list[str]:
@@ -57,8 +76,8 @@ def with_dependencies(modules: list[str]) -> list[str]:
 
     def visit(module: str) -> None:
         if module not in ordered:
-            for needed in HELPER_IMPORT.findall(helper_code(module)):
-                visit(needed[0])
+            for _, _, needed, _ in helper_imports(helper_code(module)):
+                visit(needed)
             ordered.append(module)
 
     for module in modules:
@@ -78,21 +97,20 @@ def _install(name, code):
 
 
 def inline_helpers(nb: NotebookNode) -> None:
-    """Replace `from grading.student.X import ...` lines with the code of X, loaded as a module,
-    so that a notebook needs no file beside it (Colab has none) and behaves like its source."""
+    """Replace `from grading.student.X import ...` with the code of X, loaded as a module, so
+    that a notebook needs no file beside it (Colab has none) and behaves like its source."""
     for cell in nb.cells:
-        matches = [m for m in map(HELPER_IMPORT.match, cell.source.splitlines()) if m]
-        if cell.cell_type != "code" or not matches:
+        imports = helper_imports(cell.source) if cell.cell_type == "code" and HELPER_PACKAGE in cell.source else []
+        if not imports:
             continue
-        kept = [
-            line for line in cell.source.splitlines() if line.strip() != PATH_LINE and not HELPER_IMPORT.match(line)
-        ]
+        kept = replace_imports(cell.source, lambda m, names: [])
+        kept = "\n".join(line for line in kept.splitlines() if line.strip() != PATH_LINE)
         installs = [
-            f"_install(\"{helper_module_name(m)}\", r'''\n{helper_source(m)}\n''')"
-            for m in with_dependencies([m[1] for m in matches])
+            f"_install(\"{helper_module_name(m)}\", r\'\'\'\n{helper_source(m)}\n\'\'\')"
+            for m in with_dependencies([m for _, _, m, _ in imports])
         ]
-        imports = [f"from {helper_module_name(m[1])} import {m[2]}" for m in matches]
-        cell.source = "\n\n".join(["\n".join(kept), INSTALLER, *installs, "\n".join(imports)]).strip()
+        uses = [f"from {helper_module_name(m)} import {names}" for _, _, m, names in imports]
+        cell.source = "\n\n".join([kept.strip(), INSTALLER, *installs, "\n".join(uses)]).strip()
 
 
 def prepare_source(name: str, pub: course.Publication) -> NotebookNode:
