@@ -1,44 +1,32 @@
 """Execute: grade one hand-in, in a worker. A function of the hand-in and the course only.
 
-The steps are nbgrader's autograde, driven in-process: its sanitizing preprocessors (against a
-read-only snapshot of the gradebook), its Execute preprocessor (with a kernel forked from the
-warm template, under a wall-clock limit for the whole notebook), its output limits, and its
-`determine_grade` for every graded cell. Only the coordinator writes the gradebook.
+normalize → nbgrader's sanitizing preprocessors → Execute (a kernel forked from the warm template,
+under a wall-clock limit for the whole notebook) → nbgrader's output limits → `determine_grade`
+for every graded cell → the feedback page. Only the coordinator writes the gradebook.
 """
 
 import copy
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
-from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbformat import NotebookNode
 from nbgrader import utils as nbgrader_utils
-from nbgrader.preprocessors import (
-    CheckCellMetadata,
-    ClearOutput,
-    DeduplicateIds,
-    Execute,
-    IgnorePattern,
-    LimitOutput,
-    OverwriteCells,
-    OverwriteKernelspec,
-)
+from nbgrader.preprocessors import Execute
 from traitlets.config import Config
 
-from grading import feedback, integrity
+from grading import autograde, feedback, integrity
 from grading.kernels import TemplateGone, TemplateKernelManager, Zygote, zmq_context
 from grading.normalize import Unreadable, normalize
 from grading.records import ERROR, GRADED, UNREADABLE, CellResult, HandIn, Result
 from grading.sandbox import Sandbox
 
 MISCONCEPTION = re.compile(r"\[misconception: ([\w-]+)\]")
-OUTPUT_BUDGET = 2_000_000  # characters of output kept per notebook; a 50 MB print must not reach the grader
 
 
 @dataclass(frozen=True)
@@ -46,9 +34,22 @@ class Course:
     """What a worker needs to grade any notebook of the course: read-only."""
 
     releases: dict[str, NotebookNode]  # the student version of each notebook, by name
-    db_url: str  # a snapshot of the gradebook holding the source cells
+    cells: autograde.CourseCells  # the gradebook's source cells, points and kernelspecs
     config: Config  # nbgrader's configuration
     check_names: frozenset[str]  # names the course's helpers give the notebook (check_dz_dx, ...)
+
+
+class Laps(dict):
+    """Seconds spent in each phase of grading one notebook (for the benchmark's breakdown)."""
+
+    def __init__(self):
+        super().__init__()
+        self.last = time.monotonic()
+
+    def __call__(self, phase: str) -> None:
+        now = time.monotonic()
+        self[phase] = self.get(phase, 0.0) + now - self.last
+        self.last = now
 
 
 @dataclass
@@ -58,33 +59,7 @@ class Graded:
     result: Result
     executed: str | None = None  # the autograded notebook, as nbformat JSON
     feedback: str | None = None  # the student's feedback page
-
-
-class TemplateExecute(Execute):
-    """nbgrader's Execute preprocessor, with a kernel forked from the template, a cap on the
-    output kept, and a record of which cells got a reply from the kernel."""
-
-    def __init__(self, km: TemplateKernelManager, **kwargs):
-        super().__init__(**kwargs)
-        self.template_km = km
-        self.replied: set[int] = set()
-        self.output_left = OUTPUT_BUDGET
-
-    def preprocess(self, nb, resources=None, km=None):
-        return super().preprocess(nb, resources, km=self.template_km)
-
-    def on_cell_executed(self, **kwargs):
-        super().on_cell_executed(**kwargs)
-        self.replied.add(kwargs["cell_index"])
-
-    def output(self, outs, msg, display_id, cell_index):
-        out = super().output(outs, msg, display_id, cell_index)
-        if out is not None and out.output_type == "stream":
-            kept = out.text[: max(self.output_left, 0)]
-            self.output_left -= len(out.text)
-            if len(kept) < len(out.text):
-                out.text = kept + "\n[the grader kept only the first 2 MB of output]\n"[: len(out.text)]
-        return out
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Grader:
@@ -98,20 +73,15 @@ class Grader:
         # Through the config: nbconvert's ExecutePreprocessor re-reads it for every notebook.
         config = self.config = copy.deepcopy(course.config)
         config.Execute.timeout = self.cell_timeout
-        self.sanitize = [p(config=config) for p in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells)]
-        self.finish = [
-            IgnorePattern(config=config),
-            ClearMetadataPreprocessor(config=config),
-            LimitOutput(config=config),
-        ]
-        self.check_metadata = CheckCellMetadata(config=config)
+        self.sanitize = autograde.sanitizing(config, course.cells)
+        self.finish = autograde.finishing(config)
 
     def close(self) -> None:
         self.zygote.remove()
         self.context.destroy(linger=0)
 
     def grade(self, handin: HandIn) -> Graded:
-        started = time.monotonic()
+        laps = Laps()
         result = Result(
             handin.student,
             handin.notebook,
@@ -125,13 +95,14 @@ class Grader:
         result.max_score = sum(c.max_score for c in grade_cells(release))
         try:
             clean = normalize(handin.content, release)
+            laps("normalize")
         except Unreadable as why:
             result.status, result.message = UNREADABLE, "; ".join([*notes, str(why)])
             return Graded(result, feedback=feedback.feedback_html(None, release, result))
         result.flags += clean.flags
         notes += clean.notes
         try:
-            executed, run_flags, run_notes = self.run(clean.notebook, handin)
+            executed, run_flags, run_notes = self.run(clean.notebook, handin, laps)
         except Exception as error:  # the grader failed on this hand-in: say so, never stop the batch
             result.status = ERROR
             result.message = "; ".join([*notes, f"the grader failed: {type(error).__name__}: {error}"])
@@ -151,26 +122,30 @@ class Grader:
             notes.append(f"{pending:g} points wait for manual grading")
         result.flags = sorted(set(result.flags))
         result.message = "; ".join(notes)
-        result.seconds = time.monotonic() - started
-        return Graded(result, nbformat.writes(executed), feedback.feedback_html(executed, release, result))
+        laps("grades")
+        page = feedback.feedback_html(executed, release, result)
+        laps("feedback")
+        result.seconds = sum(laps.values())
+        return Graded(result, nbformat.writes(executed), page, laps)
 
-    def run(self, nb: NotebookNode, handin: HandIn) -> tuple[NotebookNode, list[str], list[str]]:
+    def run(self, nb: NotebookNode, handin: HandIn, laps: Laps) -> tuple[NotebookNode, list[str], list[str]]:
         """nbgrader's autograde of one notebook: sanitize, execute, limit output."""
         resources = {
             "nbgrader": {
                 "notebook": handin.notebook,
                 "assignment": handin.notebook,
                 "student": handin.student,
-                "db_url": self.course.db_url,
             },
             "metadata": {"path": str(self.zygote.workdir)},
         }
-        for preprocessor in [*self.sanitize, self.check_metadata]:
+        for preprocessor in self.sanitize:
             nb, resources = preprocessor(nb, resources)
+        laps("sanitize")
         flags, notes = [], []
         self.zygote.ensure_running()
         km = TemplateKernelManager(self.zygote, self.sandbox.limits.for_kernel(), self.context)
-        execute = TemplateExecute(km, config=self.config)
+        execute = autograde.TemplateExecute(km, config=self.config)
+        execute.on_notebook_start = lambda **_: laps("kernel start")
         expired = threading.Event()
 
         def stop_the_clock() -> None:
@@ -182,6 +157,7 @@ class Grader:
         watchdog.start()
         try:
             nb, resources = execute(nb, resources)
+            laps("cells")
         except (DeadKernelError, TemplateGone, RuntimeError) as error:
             if expired.is_set():
                 flags.append("timeout")
@@ -195,12 +171,14 @@ class Grader:
                 execute.kc.stop_channels()
             run_sync(km.cleanup_resources)()
             self.zygote.reset()
+            laps("kernel stop")
         if any(o.get("ename") == "CellTimeoutError" for c in nb.cells for o in c.get("outputs", [])):
             flags.append("timeout")
             notes.append(f"a cell ran longer than {self.cell_timeout:g} s and was interrupted")
         fail_unanswered(nb, execute.replied, "the notebook stopped before this cell ran")
-        for preprocessor in [*self.finish, self.check_metadata]:
+        for preprocessor in self.finish:
             nb, resources = preprocessor(nb, resources)
+        laps("finish")
         return nb, sorted(set(flags)), notes
 
 
@@ -245,4 +223,5 @@ def cell_results(nb: NotebookNode) -> list[CellResult]:
 def load_course(course_dir: Path, config: Config, check_names: frozenset[str]) -> Course:
     names = sorted(p.name for p in (course_dir / "release").iterdir())
     releases = {n: nbformat.read(course_dir / "release" / n / f"{n}.ipynb", as_version=4) for n in names}
-    return Course(releases, f"sqlite:///{course_dir / 'gradebook-snapshot.db'}", config, check_names)
+    cells = autograde.CourseCells(f"sqlite:///{course_dir / 'gradebook.db'}")
+    return Course(releases, cells, config, check_names)

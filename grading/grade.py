@@ -99,7 +99,6 @@ def prepare_course(out: Path, state: State, course_print: str) -> Path:
         release.build_course(course_dir)
         state.course = course_print
         state.results = {}
-    gradebook.snapshot(course_dir)
     return course_dir
 
 

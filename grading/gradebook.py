@@ -1,12 +1,11 @@
 """The gradebook: the single writer of nbgrader's database and course folder (OUT/course).
 
-Workers grade against a read-only snapshot; this coordinator-side writer records each graded
-hand-in the way `nbgrader autograde` does (the submission, its files, nbgrader's own
+Workers read the course's cells once, before grading starts (autograde.CourseCells); this
+coordinator-side writer records each graded hand-in the way `nbgrader autograde` does (the submission, its files, nbgrader's own
 SaveAutoGrades on the autograded notebook), so that formgrader and `nbgrader export` work on
 OUT/course as on any nbgrader course.
 """
 
-import shutil
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,13 +36,6 @@ class SharedGradebookSaveAutoGrades(SaveAutoGrades):
         self.student_id = resources["nbgrader"]["student"]
         self.gradebook = self.shared
         return super(SaveAutoGrades, self).preprocess(nb, resources)
-
-
-def snapshot(course_dir: Path) -> Path:
-    """A copy of the gradebook for the workers to read while this writer writes the original."""
-    target = course_dir / "gradebook-snapshot.db"
-    shutil.copyfile(course_dir / "gradebook.db", target)
-    return target
 
 
 class GradebookWriter:

@@ -6,7 +6,8 @@ warm process starts in a few tens of milliseconds. Only the standard library and
 kernel uses are imported here: the grading package itself is not visible in the sandbox.
 
 Protocol: one JSON object per line on stdin, one JSON reply per line on stdout.
-  {"op": "spawn", "connection": {...}, "limits": {...}} -> {"pid": N}   (once its sockets are bound)
+  {"op": "spawn", "connection": {...}, "limits": {...}, "arguments": [...]}
+                                                        -> {"pid": N}   (once its sockets are bound)
   {"op": "poll", "pid": N}                              -> {"exit": null | code}
   {"op": "signal", "pid": N, "signal": S}               -> {}
   {"op": "reset"}                                       -> {}   (kill what kernels left, wipe scratch)
@@ -68,7 +69,7 @@ def preload() -> None:
             pass
 
 
-def child(connection: dict, limits: dict, scratch: str, ready_fd: int) -> None:
+def child(connection: dict, limits: dict, arguments: list[str], scratch: str, ready_fd: int) -> None:
     """Become a kernel: a fresh session, fresh random state, limits, then ipykernel's own app."""
     os.setsid()
     for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
@@ -107,7 +108,7 @@ def child(connection: dict, limits: dict, scratch: str, ready_fd: int) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    app.initialize(["-f", path, "--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=CRITICAL"])
+    app.initialize(["-f", path, "--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=CRITICAL", *arguments])
     os.write(ready_fd, b"1")
     os.close(ready_fd)
     app.start()
@@ -120,7 +121,7 @@ def spawn(request: dict, children: dict, scratch: str) -> dict:
     if pid == 0:
         os.close(read_fd)
         try:
-            child(request["connection"], request.get("limits", {}), scratch, write_fd)
+            child(request["connection"], request["limits"], request["arguments"], scratch, write_fd)
         except BaseException:
             os.write(write_fd, traceback.format_exc().encode()[-4000:])
         finally:

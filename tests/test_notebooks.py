@@ -11,8 +11,7 @@ def stderr_cells(nb) -> list[str]:
     return [
         cell.metadata.get("nbgrader", {}).get("grade_id", cell.get("id"))
         for cell in nb.cells
-        if cell.cell_type == "code"
-        and any(o.output_type == "stream" and o.name == "stderr" for o in cell.outputs)
+        if cell.cell_type == "code" and any(o.output_type == "stream" and o.name == "stderr" for o in cell.outputs)
     ]
 
 

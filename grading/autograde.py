@@ -1,0 +1,175 @@
+"""nbgrader's autograde preprocessors, set up to grade many notebooks in one process.
+
+`nbgrader autograde` runs, per notebook, a sanitizing chain (ClearOutput, DeduplicateIds,
+OverwriteKernelspec, OverwriteCells, CheckCellMetadata) and an autograding chain (Execute,
+IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
+CheckCellMetadata). The same preprocessors run here, with three changes that keep their logic:
+  - the course's cells are read from the gradebook once per worker, not once per notebook;
+  - Execute gets a kernel forked from the warm template (and keeps at most 2 MB of output);
+  - CheckCellMetadata runs once, its JSON schema compiled once: the notebook stays in memory, so
+    its metadata cannot change between the chains as a file could;
+SaveAutoGrades runs in the coordinator, the only writer of the gradebook (see gradebook.py).
+"""
+
+import json
+from types import SimpleNamespace
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+import jsonschema
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+from nbgrader.nbgraderformat.common import BaseMetadataValidator
+from nbgrader.preprocessors import (
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    Execute,
+    IgnorePattern,
+    LimitOutput,
+    NbGraderPreprocessor,
+    OverwriteCells,
+)
+from traitlets.config import Config
+
+from grading.kernels import TemplateKernelManager
+
+OUTPUT_BUDGET = 2_000_000  # characters of output kept per notebook; a 50 MB print must not reach the grader
+
+
+class CourseCells:
+    """The gradebook's record of the course (source cells, points, kernelspecs), read once.
+    Answers the two lookups OverwriteCells makes, as nbgrader's Gradebook would."""
+
+    def __init__(self, db_url: str):
+        self.source: dict[tuple[str, str], SimpleNamespace] = {}
+        self.graded: dict[tuple[str, str], SimpleNamespace] = {}
+        self.kernelspecs: dict[str, str | None] = {}
+        with Gradebook(db_url) as gb:
+            for assignment in gb.assignments:
+                for notebook in assignment.notebooks:
+                    self.kernelspecs[notebook.name] = notebook.kernelspec
+                    for cell in notebook.source_cells:
+                        self.source[(notebook.name, cell.name)] = SimpleNamespace(
+                            name=cell.name,
+                            cell_type=cell.cell_type,
+                            locked=cell.locked,
+                            checksum=cell.checksum,
+                            source=cell.source,
+                        )
+                    for cell in notebook.grade_cells:
+                        self.graded[(notebook.name, cell.name)] = SimpleNamespace(max_score=cell.max_score)
+
+    def find_source_cell(self, grade_id: str, notebook: str, assignment: str) -> SimpleNamespace:
+        try:
+            return self.source[(notebook, grade_id)]
+        except KeyError:
+            raise MissingEntry() from None
+
+    def find_graded_cell(self, grade_id: str, notebook: str, assignment: str) -> SimpleNamespace:
+        try:
+            return self.graded[(notebook, grade_id)]
+        except KeyError:
+            raise MissingEntry() from None
+
+
+class OverwriteCellsFromMemory(OverwriteCells):
+    """nbgrader's OverwriteCells (restore locked cells, points, checksums), on CourseCells."""
+
+    def __init__(self, cells: CourseCells, **kwargs):
+        super().__init__(**kwargs)
+        self.cells = cells
+
+    def preprocess(self, nb, resources):
+        assert not self.add_missing_cells, "normalize puts missing cells back"
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.gradebook = self.cells
+        return NbGraderPreprocessor.preprocess(self, nb, resources)
+
+
+class OverwriteKernelspecFromMemory(NbGraderPreprocessor):
+    """nbgrader's OverwriteKernelspec: the source notebook's kernelspec replaces the student's."""
+
+    def __init__(self, cells: CourseCells, **kwargs):
+        super().__init__(**kwargs)
+        self.cells = cells
+
+    def preprocess(self, nb, resources):
+        kernelspec = self.cells.kernelspecs.get(resources["nbgrader"]["notebook"])
+        if kernelspec:
+            nb.metadata["kernelspec"] = json.loads(kernelspec)
+        return nb, resources
+
+
+class CompiledSchema(BaseMetadataValidator):
+    """nbgrader's per-cell schema check, with the schema compiled once (`jsonschema.validate`
+    compiles it again for every cell)."""
+
+    def validate_cell(self, cell):
+        meta = cell.metadata.get("nbgrader")
+        if meta is None or meta.get("schema_version", 0) != self.schema_version:
+            return super().validate_cell(cell)  # nbgrader's own verdict, and its messages
+        if not hasattr(self, "compiled"):
+            self.compiled = jsonschema.validators.validator_for(self.schema)(self.schema)
+        error = jsonschema.exceptions.best_match(self.compiled.iter_errors(meta))
+        if error is not None:
+            raise error
+
+
+class CompiledMetadataValidator(MetadataValidator, CompiledSchema):
+    """nbgrader's MetadataValidator; its `super().validate_cell` reaches CompiledSchema first."""
+
+
+class CheckCellMetadataOnce(CheckCellMetadata):
+    """nbgrader's CheckCellMetadata, with one validator for every notebook of the worker."""
+
+    validator = CompiledMetadataValidator()
+
+    def preprocess(self, nb, resources):
+        try:
+            self.validator.validate_nb(nb)
+        except ValidationError as error:
+            raise ValidationError("Notebook failed to validate; the nbgrader metadata may be corrupted.") from error
+        return nb, resources
+
+
+class TemplateExecute(Execute):
+    """nbgrader's Execute preprocessor, with a kernel forked from the template, a cap on the
+    output kept, and a record of which cells got a reply from the kernel."""
+
+    def __init__(self, km: TemplateKernelManager, **kwargs):
+        super().__init__(**kwargs)
+        self.template_km = km
+        self.replied: set[int] = set()
+        self.output_left = OUTPUT_BUDGET
+
+    def preprocess(self, nb, resources=None, km=None):
+        return super().preprocess(nb, resources, km=self.template_km)
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        self.replied.add(kwargs["cell_index"])
+
+    def output(self, outs, msg, display_id, cell_index):
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is not None and out.output_type == "stream":
+            kept = out.text[: max(self.output_left, 0)]
+            self.output_left -= len(out.text)
+            if len(kept) < len(out.text):
+                out.text = kept + "\n[the grader kept only the first 2 MB of output]\n"
+        return out
+
+
+def sanitizing(config: Config, cells: CourseCells) -> list[NbGraderPreprocessor]:
+    return [
+        ClearOutput(config=config),
+        DeduplicateIds(config=config),
+        OverwriteKernelspecFromMemory(cells, config=config),
+        OverwriteCellsFromMemory(cells, config=config),
+        CheckCellMetadataOnce(config=config),
+    ]
+
+
+def finishing(config: Config) -> list:
+    """What follows Execute in nbgrader's autograde chain, up to SaveAutoGrades."""
+    return [IgnorePattern(config=config), ClearMetadataPreprocessor(config=config), LimitOutput(config=config)]
