@@ -1,0 +1,178 @@
+"""The checks of 02_single_chain, run in-process: each classic mistake is recognised by its formula
+at every point (and only then), right answers pass as floats or tensors, 0-d tensor arguments work,
+and a visible check never raises, returns nothing and writes nothing to stderr."""
+
+import re
+import warnings
+
+import pytest
+import torch
+
+from grading.student import chain_rule
+from grading.student.checks import CheckFailed
+
+TAG = re.compile(r"\[misconception: ([\w-]+)\]")
+HIDDEN_X = [3.5, -2.0, 0.0, 1.0, 10.0, -3.5, 0.25, -0.1, 123.0, torch.tensor(-1.5)]
+HIDDEN_X.append(torch.tensor(2.0, dtype=torch.float64))
+HIDDEN_W = [0.5, 0.0, -1.0, 2.0, -0.5, 3.5, -2.25, 10.0, torch.tensor(-0.75), torch.tensor(1.0, dtype=torch.float64)]
+
+
+def tags(text):
+    return set(TAG.findall(text))
+
+
+def not_answered(*args):
+    raise NotImplementedError()
+
+
+def warns(*args):
+    warnings.warn("careful", stacklevel=2)
+    return 1.0
+
+
+WEIRD = {
+    "not answered": not_answered,
+    "returns None": lambda *a: None,
+    "returns a list": lambda *a: [1.0, 2.0],
+    "returns a string": lambda *a: "14",
+    "returns a vector": lambda *a: torch.ones(2),
+    "returns a complex tensor": lambda *a: torch.tensor(1 + 2j),
+    "returns nan": lambda *a: float("nan"),
+    "returns inf": lambda *a: torch.tensor(float("inf")),
+    "raises": lambda *a: 1 / 0,
+    "warns": warns,
+    "takes no argument": lambda: 1.0,
+    "is a number": 14.0,
+}
+
+CHECKS = {
+    "dz_dx": chain_rule.check_dz_dx,
+    "predicted_x_grad": chain_rule.check_predicted_x_grad,
+    "dw_dx": chain_rule.check_dw_dx,
+}
+
+
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("answer", WEIRD)
+def test_visible_check_never_raises_and_hidden_one_fails(check, answer, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert CHECKS[check](WEIRD[answer]) is None
+    out = capsys.readouterr()
+    assert "❌" in out.out and "✅" not in out.out and out.err == ""
+    with pytest.raises(CheckFailed):
+        CHECKS[check](WEIRD[answer], must_pass=True)
+
+
+def test_not_answered_says_so(capsys):
+    chain_rule.check_dz_dx(not_answered)
+    assert "not answered yet" in capsys.readouterr().out
+
+
+DZ_DX_MISTAKES = [
+    (lambda x: 2 + 2 * x, "sum-along-path"),
+    (lambda x: 2 * x, "chain-stopped-early"),
+    (lambda x: 2, "chain-stopped-early"),
+    (lambda x: 4 * x**2, "power-rule"),
+    (lambda x: 4.0, "power-rule"),
+    (lambda x: 14.0, "wrong-point"),
+    (lambda x: 8 * x, "accumulated-grad"),
+    (lambda x: 3 * (4 * x), "accumulated-grad"),
+    (lambda x: 4 * x + 3, None),
+    (lambda x: -4 * x, None),
+    (lambda x: 7.0, None),
+]
+
+
+@pytest.mark.parametrize(("answer", "tag"), DZ_DX_MISTAKES)
+def test_dz_dx_mistakes_are_named_at_visible_and_hidden_points(answer, tag, capsys):
+    chain_rule.check_dz_dx(answer)
+    out = capsys.readouterr().out
+    assert out.startswith("❌") and tags(out) == ({tag} if tag else set())
+    with pytest.raises(CheckFailed) as failure:
+        chain_rule.check_dz_dx(answer, points=HIDDEN_X, must_pass=True)
+    assert tags(str(failure.value)) == ({tag} if tag else set())
+
+
+PREDICTIONS = [
+    (-4.0, "chain-stopped-early"),
+    (2, "chain-stopped-early"),
+    (-2.0, "sum-along-path"),
+    (16.0, "power-rule"),
+    (4.0, "power-rule"),
+    (14.0, "wrong-point"),
+    (-16.0, "accumulated-grad"),
+    (torch.tensor(-24.0), "accumulated-grad"),
+    (8.0, None),
+    (7.0, None),
+]
+
+
+@pytest.mark.parametrize(("value", "tag"), PREDICTIONS)
+def test_predicted_x_grad_mistakes_are_named(value, tag, capsys):
+    chain_rule.check_predicted_x_grad(lambda: value)
+    out = capsys.readouterr().out
+    assert out.startswith("❌") and tags(out) == ({tag} if tag else set())
+
+
+def u(x):
+    return 2 * x + 1
+
+
+DW_DX_MISTAKES = [
+    (lambda x: 4 + 3 * u(x) ** 2 + 2, "sum-along-path"),
+    (lambda x: 12 * u(x) ** 2, "chain-stopped-early"),
+    (lambda x: 6 * u(x) ** 2, "chain-stopped-early"),
+    (lambda x: 3 * u(x) ** 2, "chain-stopped-early"),
+    (lambda x: 8 * u(x) ** 2, "power-rule"),
+    (lambda x: 24 * u(x) ** 3, "power-rule"),
+    (lambda x: 48 * u(x) ** 2, "accumulated-grad"),
+    (lambda x: 24 * u(x), None),
+]
+
+
+@pytest.mark.parametrize(("answer", "tag"), DW_DX_MISTAKES)
+def test_dw_dx_mistakes_are_named_at_visible_and_hidden_points(answer, tag, capsys):
+    chain_rule.check_dw_dx(answer)
+    out = capsys.readouterr().out
+    assert out.startswith("❌") and tags(out) == ({tag} if tag else set())
+    with pytest.raises(CheckFailed) as failure:
+        chain_rule.check_dw_dx(answer, points=HIDDEN_W, must_pass=True)
+    assert tags(str(failure.value)) == ({tag} if tag else set())
+
+
+def test_right_only_at_the_visible_points_fails_the_hidden_check(capsys):
+    def sneaky(x):
+        return 4 * x if float(x) in (3.5, -2.0, 0.0, 1.0, 10.0) else 0.0
+
+    chain_rule.check_dz_dx(sneaky)
+    assert capsys.readouterr().out.startswith("✅")
+    with pytest.raises(CheckFailed):
+        chain_rule.check_dz_dx(sneaky, points=HIDDEN_X, must_pass=True)
+
+
+def test_right_answers_pass_as_floats_or_tensors_with_tensor_arguments(capsys):
+    chain_rule.check_dz_dx(lambda x: 4 * x, points=HIDDEN_X, must_pass=True)
+    chain_rule.check_dz_dx(lambda x: float(4 * x), points=HIDDEN_X, must_pass=True)
+    chain_rule.check_dz_dx(lambda x: torch.as_tensor(x) * 4, points=HIDDEN_X, must_pass=True)
+    chain_rule.check_predicted_x_grad(lambda: torch.tensor(-8.0), must_pass=True)
+    chain_rule.check_predicted_x_grad(lambda: -8, must_pass=True)
+    chain_rule.check_dw_dx(lambda x: 96 * x**2 + 96 * x + 24, points=HIDDEN_W, must_pass=True)
+    out = capsys.readouterr().out
+    assert out.count("✅") == 6 and "❌" not in out
+
+
+def test_reference_is_autograd_even_under_no_grad(capsys):
+    with torch.no_grad():
+        chain_rule.check_dz_dx(lambda x: 4 * x)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+def test_show_score_lists_the_notebooks_checks(capsys):
+    from grading.student import checks
+
+    chain_rule.check_dz_dx(lambda x: 4 * x)
+    checks.show_score()
+    out = capsys.readouterr().out
+    for name in ("dz_dx", "predicted_x_grad", "dw_dx"):
+        assert name in out
