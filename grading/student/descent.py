@@ -1,0 +1,433 @@
+"""Checks and pictures for notebook 06 (gradient descent).
+
+The checks build their own data, weights and networks, and seed them themselves, so running a check
+again starts from scratch. The one-step check compares your step with a step computed from the
+formulas of the gradient (no autograd); the training check measures the loss your training reaches,
+and watches whether gradients pile up between steps.
+"""
+
+import builtins
+
+import torch
+
+from grading.student.checks import (
+    CheckFailed,
+    Mistake,
+    as_number,
+    call_student,
+    check_value,
+    close,
+    expect_checks,
+    verdict,
+)
+
+# Taken before any of your code runs, so the checks keep their own meaning of these names.
+_isinstance, _float, _len, _callable = builtins.isinstance, builtins.float, builtins.len, builtins.callable
+_Tensor, _tensor, _no_grad, _enable_grad = torch.Tensor, torch.tensor, torch.no_grad, torch.enable_grad
+
+__all__ = [
+    "plot_line_fit",
+    "plot_steps_on_parabola",
+    "plot_decision_boundary",
+    "check_gd_step",
+    "check_best_learning_rate",
+    "check_train",
+]
+
+expect_checks("gd_step", "best_learning_rate", "train")
+
+NOT_ANSWERED = "not answered yet: replace `raise NotImplementedError()` with your code."
+
+
+# ---- Pictures -------------------------------------------------------------------------------------
+
+
+def _numbers(t):
+    return t.detach().reshape(-1).tolist() if _isinstance(t, _Tensor) else list(t)
+
+
+def plot_line_fit(x, y, w, b, losses, truth=None):
+    """Two panels: the loss after every step (log scale), and the data with the line y = w·x + b
+    (and the true line, when `truth` = (slope, intercept) is given)."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+    left.plot(range(1, _len(losses) + 1), [_float(v) for v in losses])
+    left.set_yscale("log")
+    left.set(xlabel="step", ylabel="loss (log scale)", title="loss curve")
+    xs, ys = _numbers(x), _numbers(y)
+    right.scatter(xs, ys, s=12, label="data")
+    ends = [min(xs), max(xs)]
+    right.plot(ends, [w * e + b for e in ends], color="C1", lw=2, label=f"fitted: y = {w:.2f}·x + {b:.2f}")
+    if truth:
+        right.plot(ends, [truth[0] * e + truth[1] for e in ends], "k--", lw=1,
+                   label=f"truth: y = {truth[0]:g}·x + {truth[1]:g}")
+    right.set(xlabel="x", ylabel="y", title="fitted line")
+    right.legend(fontsize=8)
+    plt.tight_layout()
+    plt.show()
+
+
+def plot_steps_on_parabola(learning_rates, steps=6, start=1.0):
+    """Gradient descent on L(θ) = θ², from θ = start, one panel per learning rate: where each
+    step lands, and the loss along the way."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, _len(learning_rates), figsize=(3.3 * _len(learning_rates), 3), sharey=True)
+    axes = axes if _len(learning_rates) > 1 else [axes]
+    grid = [-2 + 4 * i / 200 for i in range(201)]
+    for ax, lr in zip(axes, learning_rates):
+        thetas = [start]
+        for _ in range(steps):
+            thetas.append(thetas[-1] - lr * 2 * thetas[-1])  # θ ← θ − lr · dL/dθ, dL/dθ = 2θ
+        ax.plot(grid, [t * t for t in grid], color="lightgray")
+        shown = [t for t in thetas if abs(t) <= 2]
+        ax.plot(shown, [t * t for t in shown], "o-", color="C3", ms=4)
+        ax.annotate("start", (start, start * start), textcoords="offset points", xytext=(-10, 8), fontsize=8)
+        ax.set(title=f"lr = {lr:g}", xlabel="θ", xlim=(-2, 2), ylim=(-0.1, 4))
+    axes[0].set_ylabel("L(θ) = θ²")
+    plt.tight_layout()
+    plt.show()
+
+
+def plot_decision_boundary(model, X, y, title="", losses=None):
+    """The points coloured by label, the region the model calls class 1 (score > 0) shaded, and the
+    boundary between the regions; with `losses`, the loss curve beside it."""
+    import matplotlib.pyplot as plt
+
+    panels = 2 if losses is not None else 1
+    fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels + 0.5, 4))
+    axes = list(axes) if panels > 1 else [axes]
+    if losses is not None:
+        axes[0].plot(range(1, _len(losses) + 1), [_float(v) for v in losses])
+        axes[0].set(xlabel="step", ylabel="loss", title="loss curve")
+    ax = axes[-1]
+    n = 150
+    line = torch.linspace(-3, 3, n)
+    gx, gy = torch.meshgrid(line, line, indexing="xy")
+    with _no_grad():
+        scores = model(torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)).reshape(n, n)
+    ax.contourf(gx, gy, (scores > 0).float(), levels=[-0.5, 0.5, 1.5], colors=["#f6d3c4", "#c9ddf2"])
+    ax.contour(gx, gy, scores, levels=[0.0], colors="black", linewidths=1)
+    labels = y.detach().reshape(-1)
+    for value, colour, name in [(0.0, "C3", "label 0 (outside)"), (1.0, "C0", "label 1 (inside)")]:
+        chosen = labels == value
+        ax.scatter(X[chosen, 0], X[chosen, 1], s=10, color=colour, label=name)
+    ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", title=title or "decision boundary")
+    ax.legend(fontsize=8, loc="upper right")
+    plt.tight_layout()
+    plt.show()
+
+
+# ---- Calling your function -------------------------------------------------------------------------
+
+ERROR_HINTS = [
+    (
+        "leaf Variable that requires grad is being used in an in-place operation",
+        "PyTorch will not change a tracked leaf in place while it records the graph. "
+        "Hint: do the update inside `with torch.no_grad():`.",
+    ),
+    (
+        "'NoneType' object has no attribute",
+        ".grad was None there: it is None before the first backward() and after zero_grad() (which sets it "
+        "to None). Hint: zero with `.grad = None`, or only after backward() has run.",
+    ),
+    (
+        "unsupported operand type(s) for *: 'float' and 'NoneType'",
+        ".grad was None there: it is None before the first backward() and after zero_grad(). "
+        "Hint: call backward() before you use the gradient, and zero it after the update.",
+    ),
+    (
+        "does not require grad and does not have a grad_fn",
+        "The loss was computed without tracking (inside torch.no_grad()?), so there is nothing to "
+        "differentiate. Hint: compute the loss and call backward() outside no_grad; only the update goes inside.",
+    ),
+    (
+        "backward through the graph a second time",
+        "The graph of this loss was already used by a backward(). Hint: compute the loss afresh at every step.",
+    ),
+]
+
+
+def _explain(shown, error):
+    text = f"{shown} raised {type(error).__name__}: {str(error).strip()}"
+    for piece, hint in ERROR_HINTS:
+        if piece in str(error):
+            return f"{text}{'' if text.endswith('.') else '.'} {hint}"
+    return text
+
+
+_FAILED = object()
+
+
+def _run(name, fn, args, shown, must_pass):
+    """fn(*args); _FAILED (with the verdict shown) when it is not answered yet or raises."""
+    if not _callable(fn):
+        verdict(name, False, f"`{name}` should be a function (def {name}(...): ...), not a value.", must_pass)
+        return _FAILED
+    try:
+        with _enable_grad():
+            return call_student(fn, *args)
+    except NotImplementedError:
+        message = NOT_ANSWERED
+    except Exception as error:  # your code failed: say how, never crash the check
+        message = _explain(shown, error)
+    verdict(name, False, message, must_pass)
+    return _FAILED
+
+
+class Hint(Mistake):
+    """A wrong answer we can explain that is not one of the course's misconceptions (no tag)."""
+
+    def describe(self):
+        return self.says
+
+
+# ---- Exercise 1: one step of gradient descent ------------------------------------------------------
+
+# (w, b, learning rate) to start from; the check makes two steps from each.
+GD_CASES = [(0.5, -0.3, 0.1)]
+
+
+def _line_data():
+    """Eight points near the line y = 2x + 1 (no randomness: the same every time)."""
+    x = torch.linspace(-1, 1, 8)
+    return x, 2 * x + 1 + 0.3 * torch.sin(7 * x)
+
+
+def _loss_and_grads(w, b, xs, ys):
+    """L = mean((w·x + b − y)²) and its gradient (dL/dw, dL/db), from the formulas."""
+    n = _len(xs)
+    residuals = [w * x + b - y for x, y in zip(xs, ys)]
+    loss = sum(r * r for r in residuals) / n
+    return loss, sum(2 * r * x for r, x in zip(residuals, xs)) / n, sum(2 * r for r in residuals) / n
+
+
+def _same(pair, other):
+    return close(pair[0], other[0]) and close(pair[1], other[1])
+
+
+def _first_step_problem(start, after, lr, n):
+    """What went wrong in the first step from `start` = (w, b) to `after`, or None."""
+    w0, b0 = start
+    _, gw, gb = _loss_and_grads(w0, b0, *_DATA)
+    right = (w0 - lr * gw, b0 - lr * gb)
+    if _same(after, right):
+        return None
+    said = (f"after one step from w = {w0:g}, b = {b0:g} (lr = {lr:g}) you have w = {after[0]:.6g}, "
+            f"b = {after[1]:.6g}, but one step of gradient descent gives w = {right[0]:.6g}, b = {right[1]:.6g}.")
+    if _same(after, start):
+        return (said + " w and b did not change. backward() only computes the gradients (into w.grad and "
+                "b.grad); it updates nothing. And `w = w - ...` inside your function makes a NEW tensor named "
+                "w there, leaving the caller's w as it was. Hint: change w itself, in place (-=), inside "
+                "`with torch.no_grad():`.")
+    if _same(after, (w0 + lr * gw, b0 + lr * gb)):
+        return said + " You stepped uphill: the gradient points to where the loss grows. Hint: subtract it."
+    if _same(after, (w0 - gw, b0 - gb)):
+        return said + " The step is the whole gradient. Hint: multiply the gradient by the learning rate lr."
+    if _same(after, (w0 - lr * n * gw, b0 - lr * n * gb)):
+        return (said + f" Your step is {n} times too big: the loss is the MEAN of the squared errors, not "
+                "their sum. Hint: use .mean().")
+    if close(after[0], right[0]) and close(after[1], b0):
+        return said + " w moved, but b did not. Hint: update b the same way."
+    if close(after[1], right[1]) and close(after[0], w0):
+        return said + " b moved, but w did not. Hint: update w the same way."
+    return said
+
+
+def _returned_loss_problem(result, start, after, shown):
+    """What is wrong with the loss gd_step returned, or None."""
+    if result is None:
+        return f"{shown} returned None. Hint: return the loss, as a number: loss.item()."
+    try:
+        got = as_number(result, f"what {shown} returned")
+    except CheckFailed as failure:
+        return f"{failure} Hint: return the loss, as a number: loss.item()."
+    before, _, _ = _loss_and_grads(*start, *_DATA)
+    if close(got, before):
+        return None
+    if close(got, _loss_and_grads(*after, *_DATA)[0]):
+        return (f"{shown} returned {got:.6g}, the loss AFTER the step; return the loss computed before the "
+                f"update, {before:.6g}.")
+    return f"{shown} returned {got:.6g}, but the loss before the step is {before:.6g}."
+
+
+_DATA = tuple(_numbers(t) for t in _line_data())
+
+
+def check_gd_step(fn, cases=GD_CASES, must_pass=False):
+    """Two calls of your gd_step(w, b, x, y, lr) from each start, against steps computed from the
+    formulas dL/dw = mean(2·r·x), dL/db = mean(2·r), r = w·x + b − y."""
+    name = "gd_step"
+    x, y = _line_data()
+    n = _len(_DATA[0])
+    for w0, b0, lr in cases:
+        w = _tensor(_float(w0), requires_grad=True)
+        b = _tensor(_float(b0), requires_grad=True)
+        shown = f"gd_step(w, b, x, y, lr={lr:g}) from w = {w0:g}, b = {b0:g}"
+        start = (_float(w0), _float(b0))
+        result = _run(name, fn, (w, b, x, y, lr), shown, must_pass)
+        if result is _FAILED:
+            return
+        after = (_float(w.detach()), _float(b.detach()))
+        problem = _first_step_problem(start, after, lr, n) or _returned_loss_problem(result, start, after, shown)
+        if problem:
+            verdict(name, False, problem, must_pass)
+            return
+        # A second step: it must use the gradient at the new point only.
+        if _run(name, fn, (w, b, x, y, lr), f"a second {shown}", must_pass) is _FAILED:
+            return
+        _, gw1, gb1 = _loss_and_grads(*after, *_DATA)
+        _, gw0, gb0 = _loss_and_grads(*start, *_DATA)
+        second = (_float(w.detach()), _float(b.detach()))
+        right = (after[0] - lr * gw1, after[1] - lr * gb1)
+        if _same(second, right):
+            continue
+        message = (f"the first step is right, but the second is not: it gives w = {second[0]:.6g}, "
+                   f"b = {second[1]:.6g} instead of w = {right[0]:.6g}, b = {right[1]:.6g}.")
+        if _same(second, (after[0] - lr * (gw0 + gw1), after[1] - lr * (gb0 + gb1))):
+            message += (" The second step used the sum of both steps' gradients: the first one was still in "
+                        "w.grad and b.grad, and backward() added to it. Hint: zero the gradients in every step "
+                        "(w.grad = None). [misconception: accumulated-grad]")
+        verdict(name, False, message, must_pass)
+        return
+    verdict(name, True, f"your steps match gradient descent computed by hand ({_len(cases)} start(s), two steps "
+            "each).", must_pass)
+
+
+# ---- Exercise 2: the learning rate --------------------------------------------------------------------
+
+LEARNING_RATES = [0.01, 0.1, 0.5, 1.5]
+
+
+def check_best_learning_rate(fn, must_pass=False):
+    """Your choice among LEARNING_RATES, against the one that gets lowest after 30 steps."""
+    name = "best_learning_rate"
+    got = _run(name, fn, (), "best_learning_rate()", must_pass)
+    if got is _FAILED:
+        return
+    mistakes = [
+        Hint(None, "1.5 is too big: each step overshoots the minimum and lands further away on the other "
+                   "side, so the loss grows at every step (it diverges), as on the parabola with lr = 1.05.",
+             value=lambda: 1.5),
+        Hint(None, "0.01 is safe but far too small: after 30 steps the line has barely moved.",
+             value=lambda: 0.01),
+        Hint(None, "0.1 converges, but slowly; a bigger step that does not overshoot gets further in 30 "
+                   "steps.", value=lambda: 0.1),
+    ]
+    try:
+        value = as_number(got)
+    except CheckFailed as failure:
+        verdict(name, False, str(failure), must_pass)
+        return
+    if not any(close(value, lr) for lr in LEARNING_RATES):
+        verdict(name, False, f"you have {value:g}; choose one of {', '.join(f'{lr:g}' for lr in LEARNING_RATES)}.",
+                must_pass)
+        return
+    check_value(name, value, 0.5, mistakes, must_pass, "the best of the four")
+
+
+# ---- Exercise 3: a training loop ------------------------------------------------------------------------
+
+TRAIN_STEPS, TRAIN_LR, LOSS_BOUND = 200, 1.0, 0.2
+
+
+def circle_data(seed, n=200):
+    """n points in the plane (standard normal), labelled 1 inside the unit circle and 0 outside."""
+    generator = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, 2, generator=generator)
+    return X, (X.norm(dim=1) < 1.0).float()
+
+
+def tiny_net(seed):
+    """The notebook's network (2 → 16 tanh → 1), its weights drawn with the given seed."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+
+
+def _watch_accumulation(model):
+    """Hooks that count the backward() calls finding an old, non-zero gradient in a parameter."""
+    found = [0]
+
+    def watch(p):
+        def hook(grad):
+            if p.grad is not None and _float(p.grad.detach().abs().sum()) > 0:
+                found[0] += 1
+
+        return hook
+
+    return found, [p.register_hook(watch(p)) for p in model.parameters()]
+
+
+def _final_loss(model, X, y):
+    with _no_grad():
+        return _float(torch.nn.functional.binary_cross_entropy_with_logits(model(X).reshape(-1), y))
+
+
+def _train_problem(name, fn, seed, must_pass):
+    """Train a fresh network with your function: the final loss when all is well, what went wrong
+    (a sentence), or _FAILED when the verdict was already shown."""
+    X, y = circle_data(seed)
+    model = tiny_net(seed)
+    before = [p.detach().clone() for p in model.parameters()]
+    start_loss = _final_loss(model, X, y)
+    found, hooks = _watch_accumulation(model)
+    shown = f"train(model, X, y, steps={TRAIN_STEPS}, lr={TRAIN_LR}) with seed {seed}"
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            losses = _run(name, fn, (model, X, y, TRAIN_STEPS, TRAIN_LR), shown, must_pass)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if losses is _FAILED:
+        return _FAILED
+    if all(torch.equal(p.detach(), q) for p, q in zip(model.parameters(), before)):
+        if all(p.grad is None or not p.grad.any() for p in model.parameters()):
+            return (f"{shown}: the network's weights never changed, and its gradients are empty. Did "
+                    "zero_grad() come between backward() and step()? It throws the gradients away before step() "
+                    "can use them. Hint: zero_grad() first, then the loss, backward(), step().")
+        return (f"{shown}: the network's weights never changed. backward() only computes the gradients; "
+                "optimizer.step() is what changes the weights. Hint: call it after backward() in every step, "
+                "and train the model you are given.")
+    if found[0]:
+        return (f"{shown}: the gradients were never zeroed between steps, so each step used the sum of all "
+                "the gradients so far: old gradients keep pushing, and training can blow up. "
+                "Hint: call optimizer.zero_grad() at the start of every step. [misconception: accumulated-grad]")
+    try:
+        if _isinstance(losses, _Tensor):
+            losses = losses.reshape(-1).tolist()
+        values = [as_number(v, "each loss in the list") for v in losses]
+    except (CheckFailed, TypeError):
+        values = None
+    if not values:
+        return (f"{shown} returned {type(losses).__name__}, not the list of losses. Hint: append loss.item() "
+                "to a list at every step, and return the list.")
+    end = _final_loss(model, X, y)
+    if end != end or end > start_loss:  # nan, or it grew
+        return (f"{shown}: the loss went from {start_loss:.3f} to {end:.3g}: it grew instead of falling, so the "
+                "steps overshoot. Hint: is your loss the MEAN over the points (BCEWithLogitsLoss's default), "
+                "not their sum? Use the lr you are given.")
+    if not end < LOSS_BOUND:
+        return (f"{shown}: the loss went from {start_loss:.3f} to {end:.3f}, but it should end below "
+                f"{LOSS_BOUND:g}. Hint: one full step per iteration: zero_grad(), loss, backward(), step(), "
+                "with BCEWithLogitsLoss on model(X).squeeze(1) and y.")
+    return end
+
+
+def check_train(fn, seeds=(0,), must_pass=False):
+    """Your train(model, X, y, steps, lr) on fresh data and networks (one per seed): the final
+    loss must be below LOSS_BOUND, and the gradients zeroed at every step."""
+    name = "train"
+    ends = []
+    for seed in seeds:
+        outcome = _train_problem(name, fn, seed, must_pass)
+        if outcome is _FAILED:
+            return
+        if _isinstance(outcome, str):
+            verdict(name, False, outcome, must_pass)
+            return
+        ends.append(f"{outcome:.3f}")
+    verdict(name, True, f"the final loss is below {LOSS_BOUND:g} for every network tried: {', '.join(ends)}.",
+            must_pass)
