@@ -42,7 +42,8 @@ def make_handins(folder: Path, students: int) -> list[tuple[str, str]]:
 
 
 class PeakMemory:
-    """Peak of the summed resident memory of a process and all its descendants."""
+    """Peak of the memory a process and all its descendants use together: the sum of their
+    proportional set sizes (a page shared by forked processes counts once, split among them)."""
 
     def __init__(self, pid: int):
         self.pid, self.peak, self._stop = pid, 0, threading.Event()
@@ -70,8 +71,8 @@ class PeakMemory:
             total = 0
             for pid in self._tree():
                 try:
-                    for line in open(f"/proc/{pid}/status"):
-                        if line.startswith("VmRSS:"):
+                    for line in open(f"/proc/{pid}/smaps_rollup"):
+                        if line.startswith("Pss:"):
                             total += int(line.split()[1]) * 1024
                 except OSError:
                     pass
@@ -135,7 +136,8 @@ def breakdown(handins: Path, work: Path) -> None:
     """Where one notebook's time goes, in a plain cold kernel and in the grader's forked one."""
     from jupyter_client.manager import start_new_kernel
 
-    from grading import execute, grade, sandbox
+    from grading import execute, sandbox
+    from grading.kernels import Zygote
     from grading.records import HandIn
 
     name = course.notebook_names()[1]
@@ -147,19 +149,19 @@ def breakdown(handins: Path, work: Path) -> None:
     imported = time.monotonic()
     kc.stop_channels()
     km.shutdown_kernel(now=True)
-    print(
-        f"  plain kernel:  start {started_kernel - started:.2f} s, import torch & matplotlib {imported - started_kernel:.2f} s"
-    )
+    print(f"  plain kernel: start {started_kernel - started:.2f} s, imports {imported - started_kernel:.2f} s")
 
     course_dir = work / "ours" / "course"
-    state = execute.load_course(course_dir, release.nbgrader_config(course_dir), grade.check_names())
-    grader = execute.Grader(state, sandbox.Sandbox(True), 120)
+    zygote = Zygote(sandbox.Sandbox(True))
+    zygote.start()  # once per worker, not per notebook
+    grader = execute.Grader(execute.load_course(course_dir), zygote, 120)
     handin = HandIn("bench", name, str(path), path.read_bytes(), 0.0)
     try:
-        grader.grade(handin)  # the template's start is paid once per worker, not per notebook
+        grader.grade(handin)
         runs = [grader.grade(handin).timings for _ in range(5)]
     finally:
         grader.close()
+        zygote.remove()
     phases = {phase: sorted(run[phase] for run in runs)[2] for phase in runs[0]}
     print(f"  grader, {name} (median of 5): " + ", ".join(f"{p} {s * 1000:.0f} ms" for p, s in phases.items()))
 
@@ -174,9 +176,8 @@ def main() -> None:
         handins = work / "handins"
         pairs = make_handins(handins, args.students)
         n = len(pairs)
-        print(
-            f"{args.students} students x {len(course.notebook_names())} notebooks = {n} hand-ins, {os.cpu_count()} cores"
-        )
+        notebooks = len(course.notebook_names())
+        print(f"{args.students} students x {notebooks} notebooks = {n} hand-ins, {os.cpu_count()} cores")
 
         plain_s, plain_mem, plain_scores = plain_nbgrader(handins, work)
         ours_s, ours_mem, ours_scores = ours(handins, work, args.workers)
@@ -184,13 +185,14 @@ def main() -> None:
         mismatches = [
             (k, plain_scores.get(k), ours_scores.get(k)) for k in pairs if plain_scores.get(k) != ours_scores.get(k)
         ]
-        print(
-            f"plain nbgrader autograde: {plain_s:7.1f} s  {n / plain_s:6.2f} notebooks/s  peak memory {plain_mem / 2**20:6.0f} MiB"
-        )
-        print(
-            f"python -m grading grade:  {ours_s:7.1f} s  {n / ours_s:6.2f} notebooks/s  peak memory {ours_mem / 2**20:6.0f} MiB"
-            f"  ({args.workers} workers, sandbox on)"
-        )
+        for label, seconds, memory in [
+            ("plain nbgrader autograde", plain_s, plain_mem),
+            ("python -m grading grade", ours_s, ours_mem),
+        ]:
+            print(
+                f"{label:25s} {seconds:7.1f} s  {n / seconds:6.2f} notebooks/s  peak memory {memory / 2**20:6.0f} MiB"
+            )
+        print(f"  ({args.workers} workers, sandbox on)")
         print(f"ratio: {plain_s / ours_s:.1f}x")
         print(f"scores identical: {'yes' if not mismatches else 'NO'} ({n - len(mismatches)} of {n})")
         for k, plain, mine in mismatches[:20]:

@@ -14,8 +14,8 @@ SaveAutoGrades runs in the coordinator, the only writer of the gradebook (see gr
 import json
 from types import SimpleNamespace
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor
 import jsonschema
+from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 from nbgrader.nbgraderformat.common import BaseMetadataValidator

@@ -12,6 +12,7 @@ STUDENT_HELPERS = PACKAGE / "student"
 NBGRADER_CONFIG = PACKAGE / "nbgrader_config.py"
 SETTINGS = PACKAGE / "course.toml"
 README = ROOT / "README.md"
+EXAMPLE_HANDINS = ROOT / "examples" / "handins.zip"
 COURSE_ID = "pytorch-autograd"
 
 

@@ -5,6 +5,7 @@ under a wall-clock limit for the whole notebook) → nbgrader's output limits �
 for every graded cell → the feedback page. Only the coordinator writes the gradebook.
 """
 
+import ast
 import copy
 import re
 import threading
@@ -20,11 +21,10 @@ from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
 from traitlets.config import Config
 
-from grading import autograde, feedback, integrity
+from grading import autograde, course, feedback, integrity, release
 from grading.kernels import TemplateGone, TemplateKernelManager, Zygote, zmq_context
 from grading.normalize import Unreadable, normalize
 from grading.records import ERROR, GRADED, UNREADABLE, CellResult, HandIn, Result
-from grading.sandbox import Sandbox
 
 MISCONCEPTION = re.compile(r"\[misconception: ([\w-]+)\]")
 
@@ -65,9 +65,9 @@ class Graded:
 class Grader:
     """One worker's grader: its kernel template and nbgrader's preprocessors, made once."""
 
-    def __init__(self, course: Course, sandbox: Sandbox, timeout: float, cell_timeout: float | None = None):
-        self.course, self.sandbox, self.timeout = course, sandbox, timeout
-        self.zygote = Zygote(sandbox)
+    def __init__(self, course: Course, zygote: Zygote, timeout: float, cell_timeout: float | None = None):
+        self.course, self.zygote, self.timeout = course, zygote, timeout
+        self.sandbox = zygote.sandbox
         self.context = zmq_context()
         self.cell_timeout = min(cell_timeout or Execute(config=course.config).timeout or timeout, timeout)
         # Through the config: nbconvert's ExecutePreprocessor re-reads it for every notebook.
@@ -77,7 +77,6 @@ class Grader:
         self.finish = autograde.finishing(config)
 
     def close(self) -> None:
-        self.zygote.remove()
         self.context.destroy(linger=0)
 
     def grade(self, handin: HandIn) -> Graded:
@@ -91,14 +90,14 @@ class Grader:
             submitted_at=handin.submitted_at,
         )
         notes = list(handin.notes)
-        release = self.course.releases[handin.notebook]
-        result.max_score = sum(c.max_score for c in grade_cells(release))
+        student_version = self.course.releases[handin.notebook]
+        result.max_score = sum(c.max_score for c in grade_cells(student_version))
         try:
-            clean = normalize(handin.content, release)
+            clean = normalize(handin.content, student_version)
             laps("normalize")
         except Unreadable as why:
             result.status, result.message = UNREADABLE, "; ".join([*notes, str(why)])
-            return Graded(result, feedback=feedback.feedback_html(None, release, result))
+            return Graded(result, feedback=feedback.feedback_html(None, student_version, result))
         result.flags += clean.flags
         notes += clean.notes
         try:
@@ -123,7 +122,7 @@ class Grader:
         result.flags = sorted(set(result.flags))
         result.message = "; ".join(notes)
         laps("grades")
-        page = feedback.feedback_html(executed, release, result)
+        page = feedback.feedback_html(executed, student_version, result)
         laps("feedback")
         result.seconds = sum(laps.values())
         return Graded(result, nbformat.writes(executed), page, laps)
@@ -220,8 +219,26 @@ def cell_results(nb: NotebookNode) -> list[CellResult]:
     return results
 
 
-def load_course(course_dir: Path, config: Config, check_names: frozenset[str]) -> Course:
+def releases(course_dir: Path) -> dict[str, NotebookNode]:
+    """The student version of each notebook of a built course, by name."""
     names = sorted(p.name for p in (course_dir / "release").iterdir())
-    releases = {n: nbformat.read(course_dir / "release" / n / f"{n}.ipynb", as_version=4) for n in names}
+    return {n: nbformat.read(course_dir / "release" / n / f"{n}.ipynb", as_version=4) for n in names}
+
+
+def max_scores(course_dir: Path) -> dict[str, float]:
+    return {n: sum(c.max_score for c in grade_cells(nb)) for n, nb in releases(course_dir).items()}
+
+
+def check_names() -> frozenset[str]:
+    """The names the course's helpers put into a notebook: a student who redefines one is flagged."""
+    names: set[str] = set()
+    for path in course.STUDENT_HELPERS.glob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+                names.update(ast.literal_eval(node.value))
+    return frozenset(names)
+
+
+def load_course(course_dir: Path) -> Course:
     cells = autograde.CourseCells(f"sqlite:///{course_dir / 'gradebook.db'}")
-    return Course(releases, cells, config, check_names)
+    return Course(releases(course_dir), cells, release.nbgrader_config(course_dir), check_names())

@@ -11,15 +11,15 @@ or were graded against a different course, and keeps every other result.
 import hashlib
 import json
 import multiprocessing
-import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grading import course, execute, gradebook, release, report, sandbox
 from grading.collect import collect
+from grading.kernels import Zygote
 from grading.records import ERROR, MISSING, HandIn, Result, Stray
 
 STATE = "state.json"
@@ -90,57 +90,31 @@ def recall(out: Path, state: State) -> dict[str, HandIn]:
     }
 
 
-def prepare_course(out: Path, state: State, course_print: str) -> Path:
-    """OUT/course: the nbgrader course folder (source, release, gradebook). Built again, with a
-    fresh gradebook, when the course changed since the last run."""
+def build_course(out: Path) -> Path:
+    """OUT/course, built afresh: the nbgrader course folder (source, release, gradebook)."""
     course_dir = out / "course"
-    if state.course != course_print or not (course_dir / "gradebook.db").exists():
-        shutil.rmtree(course_dir, ignore_errors=True)
-        release.build_course(course_dir)
-        state.course = course_print
-        state.results = {}
+    shutil.rmtree(course_dir, ignore_errors=True)
+    release.build_course(course_dir)
     return course_dir
 
 
-# The worker side: one Grader per worker process, made by the pool's initializer.
-_grader: execute.Grader | None = None
+# The worker side. A worker starts its kernel template at once (that takes seconds, while the
+# coordinator builds the course), and reads the course when its first hand-in arrives.
+_worker: dict = {}
 
 
-def _start_worker(
-    course_state: execute.Course, box: sandbox.Sandbox, timeout: float, cell_timeout: float | None
-) -> None:
-    global _grader
-    _grader = execute.Grader(course_state, box, timeout, cell_timeout)
-    multiprocessing.util.Finalize(_grader, _grader.close, exitpriority=10)
+def _start_worker(course_dir: Path, box: sandbox.Sandbox, timeout: float, cell_timeout: float | None) -> None:
+    zygote = Zygote(box)
+    multiprocessing.util.Finalize(zygote, zygote.remove, exitpriority=10)
+    zygote.start()
+    _worker.update(course_dir=course_dir, zygote=zygote, timeouts=(timeout, cell_timeout))
 
 
 def _grade_in_worker(handin: HandIn) -> tuple[HandIn, execute.Graded]:
-    assert _grader is not None
-    return handin, _grader.grade(handin)
-
-
-def run_workers(
-    handins: list[HandIn], course_state: execute.Course, box: sandbox.Sandbox, workers: int, *timeouts: float | None
-) -> Iterator[tuple[HandIn, execute.Graded]]:
-    if not handins:
-        return
-    context = multiprocessing.get_context("fork")  # workers inherit the imported modules: no start-up cost
-    with context.Pool(min(workers, len(handins)), _start_worker, (course_state, box, *timeouts)) as pool:
-        yield from pool.imap_unordered(_grade_in_worker, handins)
-        pool.close()
-        pool.join()
-
-
-def check_names() -> frozenset[str]:
-    """The names the course's helpers put into a notebook: a student who redefines one is flagged."""
-    import ast
-
-    names: set[str] = set()
-    for path in course.STUDENT_HELPERS.glob("*.py"):
-        for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
-                names.update(ast.literal_eval(node.value))
-    return frozenset(names)
+    if "grader" not in _worker:
+        course_state = execute.load_course(_worker["course_dir"])
+        _worker["grader"] = execute.Grader(course_state, _worker["zygote"], *_worker["timeouts"])
+    return handin, _worker["grader"].grade(handin)
 
 
 @dataclass
@@ -150,6 +124,22 @@ class Outcome:
     graded_now: int
     seconds: float
     warning: str | None
+
+
+class Progress:
+    """Counts notebooks and whole students done, for the `on_progress` callback."""
+
+    def __init__(self, todo: list[HandIn], on_progress: Callable[[int, int, int], None]):
+        self.left = {h.student: 0 for h in todo}
+        for h in todo:
+            self.left[h.student] += 1
+        self.total, self.done, self.students_done, self.on_progress = len(todo), 0, 0, on_progress
+
+    def __call__(self, handin: HandIn) -> None:
+        self.done += 1
+        self.left[handin.student] -= 1
+        self.students_done += self.left[handin.student] == 0
+        self.on_progress(self.done, self.total, self.students_done)
 
 
 def grade(
@@ -170,61 +160,61 @@ def grade(
     out.mkdir(parents=True, exist_ok=True)
     state = State.load(out)
     course_print = course_fingerprint()
-    course_dir = prepare_course(out, state, course_print)
-    names = course.notebook_names()
+    course_dir = out / "course"
+    rebuild = state.course != course_print or not (course_dir / "gradebook.db").exists()
+    if rebuild:  # every earlier result was graded against another course
+        state.results, state.course = {}, course_print
 
-    collection = collect(submissions, names)
+    collection = collect(submissions, course.notebook_names())
     handins = recall(out, state) | {key(h.student, h.notebook): h for h in collection.handins}
     state.students = sorted(set(state.students) | set(collection.students))
-    known_strays = {s["source"]: s for s in state.strays}
-    state.strays = sorted(
-        {**known_strays, **{s.source: asdict(s) for s in collection.strays}}.values(), key=lambda s: s["source"]
-    )
+    strays = {s["source"]: s for s in state.strays} | {s.source: asdict(s) for s in collection.strays}
+    state.strays = [strays[source] for source in sorted(strays)]
     todo = [
         h
         for k, h in sorted(handins.items())
         if state.results.get(k, {}).get("fingerprint") != fingerprint(h, course_print)
     ]
 
-    config = release.nbgrader_config(course_dir)
-    course_state = execute.load_course(course_dir, config, check_names())
-    writer = gradebook.GradebookWriter(course_dir)
-    students_left = {h.student: 0 for h in todo}
-    for h in todo:
-        students_left[h.student] += 1
-    done_students = 0
-    try:
-        for done, (handin, graded) in enumerate(
-            run_workers(todo, course_state, box, workers, timeout, cell_timeout), 1
-        ):
-            result = graded.result
-            if result.status != ERROR:  # a grader failure is tried again next time
-                result.fingerprint = fingerprint(handin, course_print)
-            remember(out, state, handin)
-            if graded.executed is not None:
-                writer.record(handin, result, graded.executed)
-            if graded.feedback is not None:
-                page = out / "feedback" / handin.student / f"{handin.notebook}.html"
-                page.parent.mkdir(parents=True, exist_ok=True)
-                page.write_text(graded.feedback, encoding="utf-8")
-            state.results[key(handin.student, handin.notebook)] = result.to_dict()
-            students_left[handin.student] -= 1
-            done_students += students_left[handin.student] == 0
-            on_progress(done, len(todo), done_students)
-            if done % 50 == 0:
-                state.save(out)
-        writer.export(out / "nbgrader-export.csv")
-    finally:
-        writer.close()
-        state.save(out)
+    context = multiprocessing.get_context("fork")  # workers inherit the imported modules: no start-up cost
+    size = max(1, min(workers, len(todo)))
+    with context.Pool(size, _start_worker, (course_dir, box, timeout, cell_timeout)) as pool:
+        if rebuild:  # while the workers' kernel templates start
+            shutil.rmtree(course_dir, ignore_errors=True)
+            release.build_course(course_dir)
+        writer = gradebook.GradebookWriter(course_dir)
+        progress = Progress(todo, on_progress)
+        try:
+            for handin, graded in pool.imap_unordered(_grade_in_worker, todo):
+                keep(out, state, writer, handin, graded, course_print)
+                progress(handin)
+                if progress.done % 50 == 0:
+                    state.save(out)
+            writer.export(out / "nbgrader-export.csv")
+        finally:
+            writer.close()
+            state.save(out)
 
-    results = rows(
-        state, {n: sum(c.max_score for c in execute.grade_cells(nb)) for n, nb in course_state.releases.items()}
-    )
-    strays = [Stray(**s) for s in state.strays]
+    results = rows(state, execute.max_scores(course_dir))
+    stray_records = [Stray(**s) for s in state.strays]
     report.write_grades_csv(results, out / "grades.csv")
-    report.write_report_html(results, strays, out / "report.html", [warning] if warning else [])
-    return Outcome(results, strays, len(todo), time.monotonic() - started, warning)
+    report.write_report_html(results, stray_records, out / "report.html", [warning] if warning else [])
+    return Outcome(results, stray_records, len(todo), time.monotonic() - started, warning)
+
+
+def keep(out: Path, state: State, writer: gradebook.GradebookWriter, handin: HandIn, graded, course_print: str) -> None:
+    """Store one worker's result: the hand-in, the gradebook, the feedback page, the state."""
+    result = graded.result
+    if result.status != ERROR:  # a grader failure is tried again next time
+        result.fingerprint = fingerprint(handin, course_print)
+    remember(out, state, handin)
+    if graded.executed is not None:
+        writer.record(handin, result, graded.executed)
+    if graded.feedback is not None:
+        page = out / "feedback" / handin.student / f"{handin.notebook}.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(graded.feedback, encoding="utf-8")
+    state.results[key(handin.student, handin.notebook)] = result.to_dict()
 
 
 def rows(state: State, max_scores: dict[str, float]) -> list[Result]:
@@ -236,7 +226,3 @@ def rows(state: State, max_scores: dict[str, float]) -> list[Result]:
             missing = Result(student, name, MISSING, max_score=max_score, message="no file handed in")
             table.append(Result.from_dict(data) if data else missing)
     return table
-
-
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0))

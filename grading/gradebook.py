@@ -1,9 +1,9 @@
 """The gradebook: the single writer of nbgrader's database and course folder (OUT/course).
 
 Workers read the course's cells once, before grading starts (autograde.CourseCells); this
-coordinator-side writer records each graded hand-in the way `nbgrader autograde` does (the submission, its files, nbgrader's own
-SaveAutoGrades on the autograded notebook), so that formgrader and `nbgrader export` work on
-OUT/course as on any nbgrader course.
+coordinator-side writer records each graded hand-in the way `nbgrader autograde` does (the
+submission, its files, nbgrader's own SaveAutoGrades on the autograded notebook), so that
+formgrader and `nbgrader export` work on OUT/course as on any nbgrader course.
 """
 
 import warnings
@@ -14,6 +14,7 @@ import nbformat
 from nbgrader.api import Gradebook
 from nbgrader.plugins import CsvExportPlugin
 from nbgrader.preprocessors import SaveAutoGrades
+from sqlalchemy import text
 from sqlalchemy.exc import SAWarning
 
 from grading import course
@@ -42,6 +43,10 @@ class GradebookWriter:
     def __init__(self, course_dir: Path):
         self.course_dir = course_dir
         self.gradebook = Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", course.COURSE_ID)
+        # nbgrader commits after every cell; without waiting for the disk each time, recording a
+        # notebook takes milliseconds, not a tenth of a second. A crash loses only what OUT's
+        # state.json has not recorded either, and grading again rebuilds it.
+        self.gradebook.db.execute(text("PRAGMA synchronous = OFF"))
         self.save = SharedGradebookSaveAutoGrades(self.gradebook)
 
     def close(self) -> None:

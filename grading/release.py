@@ -65,8 +65,8 @@ def replace_imports(source: str, replacement) -> str:
 def helper_source(module: str) -> str:
     """A student helper module's code, importing its sibling helpers by their installed names."""
     text = helper_code(module)
-    if "\'\'\'" in text:
-        raise ValueError(f"grading/student/{module}.py: write strings with \"\"\"; \'\'\' delimits inlined code")
+    if "'''" in text:
+        raise ValueError(f"grading/student/{module}.py: write strings with \"\"\"; ''' delimits inlined code")
     return replace_imports(text, lambda m, names: [f"from {helper_module_name(m)} import {names}"]).strip()
 
 
@@ -106,7 +106,7 @@ def inline_helpers(nb: NotebookNode) -> None:
         kept = replace_imports(cell.source, lambda m, names: [])
         kept = "\n".join(line for line in kept.splitlines() if line.strip() != PATH_LINE)
         installs = [
-            f"_install(\"{helper_module_name(m)}\", r\'\'\'\n{helper_source(m)}\n\'\'\')"
+            f"_install(\"{helper_module_name(m)}\", r'''\n{helper_source(m)}\n''')"
             for m in with_dependencies([m for _, _, m, _ in imports])
         ]
         uses = [f"from {helper_module_name(m)} import {names}" for _, _, m, names in imports]
@@ -126,6 +126,38 @@ def nbgrader_config(course_dir: Path) -> Config:
     return config
 
 
+def alembic_head() -> str:
+    """The schema revision of nbgrader's gradebook: the one migration no other one builds on.
+    (nbgrader asks a subprocess, `alembic heads`, for it: seconds, for one line of text.)"""
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    revisions, parents = set(), set()
+    for script in (Path(ALEMBIC_DIR) / "versions").glob("*.py"):
+        for node in ast.parse(script.read_text()).body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                name = getattr(node.targets[0], "id", "")
+                if name == "revision":
+                    revisions.add(node.value.value)
+                elif name == "down_revision" and node.value.value:
+                    parents.add(node.value.value)
+    (head,) = revisions - parents
+    return head
+
+
+def new_gradebook(path: Path) -> None:
+    """An empty gradebook, exactly as nbgrader's Gradebook creates one (its tables, stamped
+    with the schema revision), without nbgrader's `alembic heads` subprocess."""
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(bind=engine)
+    with engine.begin() as db:
+        db.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL);"))
+        db.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": alembic_head()})
+    engine.dispose()
+
+
 def build_course(course_dir: Path, pub: course.Publication | None = None) -> list[str]:
     """Create an nbgrader course folder: one assignment per notebook, named like it, with its
     source, release version and gradebook. Returns the notebook names."""
@@ -135,6 +167,7 @@ def build_course(course_dir: Path, pub: course.Publication | None = None) -> lis
     names = course.notebook_names()
     course_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(course.NBGRADER_CONFIG, course_dir / "nbgrader_config.py")
+    new_gradebook(course_dir / "gradebook.db")
     for name in names:
         source = course_dir / "source" / name / f"{name}.ipynb"
         source.parent.mkdir(parents=True, exist_ok=True)
@@ -167,27 +200,29 @@ def readme_text(names: list[str], pub: course.Publication) -> str:
     return text[:start] + "\n" + notebook_table(names, pub) + "\n" + text[end:]
 
 
-def released_files(pub: course.Publication | None = None) -> dict[Path, str]:
-    """What `release` writes: every student notebook, and README.md with its notebook table."""
+def released_files(pub: course.Publication | None = None) -> dict[Path, bytes]:
+    """What `release` writes: every student notebook, README.md with its notebook table, and the
+    example hand-ins made from these very notebooks."""
+    from grading.samples.examples import handins_zip
+
     pub = pub or course.publication()
     with tempfile.TemporaryDirectory() as tmp:
         names = build_course(Path(tmp), pub)
-        files = {
-            course.NOTEBOOKS / f"{name}.ipynb": notebook_text(
-                nbformat.read(Path(tmp) / "release" / name / f"{name}.ipynb", as_version=4)
-            )
-            for name in names
-        }
-    files[course.README] = readme_text(names, pub)
+        students = {n: nbformat.read(Path(tmp) / "release" / n / f"{n}.ipynb", as_version=4) for n in names}
+    sources = {n: nbformat.read(course.SOLUTIONS / f"{n}.ipynb", as_version=4) for n in names}
+    files = {course.NOTEBOOKS / f"{n}.ipynb": notebook_text(nb).encode() for n, nb in students.items()}
+    files[course.README] = readme_text(names, pub).encode()
+    files[course.EXAMPLE_HANDINS] = handins_zip(sources, students)
     return files
 
 
 def release(pub: course.Publication | None = None) -> list[Path]:
-    """Regenerate notebooks/ and README's notebook table from solutions/. Deterministic."""
+    """Regenerate notebooks/, README's notebook table and the example hand-ins from solutions/.
+    Deterministic: running it twice changes no byte."""
     files = released_files(pub)
     for stale in set(course.NOTEBOOKS.glob("*.ipynb")) - set(files):
         stale.unlink()
-    course.NOTEBOOKS.mkdir(exist_ok=True)
-    for path, text in files.items():
-        path.write_text(text)
+    for path, content in files.items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(content)
     return sorted(files)

@@ -60,6 +60,8 @@ def preload() -> None:
     import matplotlib_inline.backend_inline  # noqa: F401
     import numpy  # noqa: F401
     import torch  # noqa: F401
+    import torch._dynamo  # noqa: F401  (what the first optimizer a notebook makes imports: 2.5 s)
+    import torch.optim  # noqa: F401
     import tornado.platform.asyncio  # noqa: F401
 
     for optional in ("graphviz", "torchviz"):

@@ -1,7 +1,10 @@
-"""Shared fixtures: the course built once per test session, and a way to autograde a notebook."""
+"""Shared fixtures: the course built once per test session, and a way to autograde a notebook;
+and what the tests of the checks share: reading a message's misconception tags, and asserting what
+a failing check must say and must not do."""
 
 import itertools
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import pytest
 from nbformat import NotebookNode
 
 from grading import course, release
+from grading.student.checks import CheckFailed
 
 MISCONCEPTION = re.compile(r"\[misconception: ([\w-]+)\]")
 
@@ -50,6 +54,36 @@ def cell_text(cell: NotebookNode) -> str:
     return "".join(parts)
 
 
+def tags(text: str) -> set[str]:
+    """The misconception tags in a check's message."""
+    return set(MISCONCEPTION.findall(text))
+
+
+def assert_names(check, answer, tag, capsys, hidden_points=None) -> str:
+    """The visible check of `answer` fails naming the misconception `tag` (None: no tag), and so
+    does the hidden one at `hidden_points` when they are given. Returns what the visible one printed."""
+    check(answer)
+    out = capsys.readouterr().out
+    assert out.startswith("❌") and tags(out) == ({tag} if tag else set()), out
+    if hidden_points is not None:
+        with pytest.raises(CheckFailed) as failure:
+            check(answer, points=hidden_points, must_pass=True)
+        assert tags(str(failure.value)) == ({tag} if tag else set())
+    return out
+
+
+def assert_fails_quietly(check, answer, capsys) -> None:
+    """The visible check of `answer` returns None, shows ❌ (never ✅), writes nothing to stderr and
+    lets no warning out; the hidden one (must_pass) raises CheckFailed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check(answer) is None
+    out = capsys.readouterr()
+    assert "❌" in out.out and "✅" not in out.out and out.err == ""
+    with pytest.raises(CheckFailed):
+        check(answer, must_pass=True)
+
+
 @pytest.fixture(scope="session")
 def course_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("course")
@@ -73,8 +107,9 @@ def students() -> dict[str, NotebookNode]:
 
 
 @pytest.fixture(scope="session")
-def autograde(course_dir):
-    """autograde(name, nb) -> Graded: nbgrader's autograde of one hand-in of notebook `name`."""
+def plain_autograde(course_dir):
+    """plain_autograde(name, nb) -> Graded: plain `nbgrader autograde` (its API, a cold kernel),
+    the reference the grader must agree with."""
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
 
@@ -99,3 +134,27 @@ def autograde(course_dir):
         return Graded(graded, cells)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def autograde(course_dir):
+    """autograde(name, nb) -> Graded: the grader's autograde of one hand-in of notebook `name`
+    (nbgrader's preprocessors, a kernel forked from the template, in the sandbox)."""
+    from grading import execute, sandbox
+    from grading.kernels import Zygote
+    from grading.records import HandIn
+
+    zygote = Zygote(sandbox.Sandbox(True))
+    zygote.start()
+    grader = execute.Grader(execute.load_course(course_dir), zygote, timeout=120)
+
+    def run(name: str, nb: NotebookNode) -> Graded:
+        graded = grader.grade(HandIn("student", name, f"{name}.ipynb", nbformat.writes(nb).encode(), 0.0))
+        assert graded.result.status == "graded", graded.result.message
+        executed = nbformat.reads(graded.executed, as_version=4)
+        cells = {c.grade_id: GradedCell(c.score, c.max_score, c.text) for c in graded.result.cells if not c.manual}
+        return Graded(executed, cells)
+
+    yield run
+    grader.close()
+    zygote.remove()

@@ -60,12 +60,12 @@ def tampered_test(nb):
 def probe(paths: list[str]) -> str:
     """Attack code that reports which of `paths` it could read."""
     return (
-        "for _p in %r:\n"
+        f"for _p in {paths!r}:\n"
         "    try:\n"
         "        open(_p, 'rb').read(10)\n"
         "        print('READ', _p)\n"
         "    except OSError as _e:\n"
-        "        print('DENIED', _p, type(_e).__name__)\n" % paths
+        "        print('DENIED', _p, type(_e).__name__)\n"
     )
 
 

@@ -1,7 +1,9 @@
 """The student notebooks are generated from solutions/, and hold nothing that gives answers away."""
 
 import json
+import os
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -14,8 +16,8 @@ NAMES = course.notebook_names()
 def test_committed_files_equal_what_release_produces():
     drifted = [
         str(path.relative_to(course.ROOT))
-        for path, text in release.released_files().items()
-        if not path.exists() or path.read_text() != text
+        for path, content in release.released_files().items()
+        if not path.exists() or path.read_bytes() != content
     ]
     assert not drifted, f"run `python -m grading release`: {drifted} differ from what it produces"
 
@@ -33,18 +35,17 @@ def test_notebooks_are_committed_without_outputs(folder):
 
 
 def solution_lines(source) -> set[str]:
-    """Substantial lines of code between the solution markers of a source notebook."""
-    lines = set()
+    """Substantial lines of code that appear only between the solution markers of a source
+    notebook (a fix-the-bug exercise shows some of its lines outside them, on purpose)."""
+    inside, outside = set(), set()
     for cell in source.cells:
-        inside = False
+        within = False
         for line in cell.source.splitlines():
-            if line.strip() == "### BEGIN SOLUTION":
-                inside = True
-            elif line.strip() == "### END SOLUTION":
-                inside = False
-            elif inside and len(line.strip()) > 12:
-                lines.add(line.strip())
-    return lines
+            if line.strip() in ("### BEGIN SOLUTION", "### END SOLUTION"):
+                within = line.strip() == "### BEGIN SOLUTION"
+            elif len(line.strip()) > 12:
+                (inside if within else outside).add(line.strip())
+    return inside - outside
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -77,11 +78,30 @@ def test_badge_opens_this_notebook_in_colab(name, students):
 def test_badges_follow_the_configured_repository(tmp_path):
     fork = course.Publication("someone/fork", "teaching")
     files = release.released_files(fork)
-    nb = nbformat.reads(files[course.NOTEBOOKS / f"{NAMES[0]}.ipynb"], as_version=4)
+    nb = nbformat.reads(files[course.NOTEBOOKS / f"{NAMES[0]}.ipynb"].decode(), as_version=4)
     assert fork.colab_url(NAMES[0]) in nb.cells[0].source
-    assert fork.colab_url(NAMES[0]) in files[course.README]
-    assert course.publication().colab_url(NAMES[0]) not in files[course.README]
+    readme = files[course.README].decode()
+    assert fork.colab_url(NAMES[0]) in readme
+    assert course.publication().colab_url(NAMES[0]) not in readme
 
 
 def test_release_is_deterministic():
     assert release.released_files() == release.released_files()
+
+
+def test_new_gradebook_is_the_one_nbgrader_makes(tmp_path, monkeypatch):
+    import sqlite3
+    import sys
+
+    from nbgrader.api import Gradebook
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")  # nbgrader runs `alembic`
+    Gradebook(f"sqlite:///{tmp_path / 'nbgraders.db'}").close()
+    release.new_gradebook(tmp_path / "ours.db")
+
+    def schema(path):
+        with sqlite3.connect(path) as db:
+            tables = db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+            return tables, db.execute("SELECT * FROM alembic_version").fetchall()
+
+    assert schema(tmp_path / "ours.db") == schema(tmp_path / "nbgraders.db")
