@@ -5,17 +5,24 @@ with it, at many points for a formula. When your numbers are those of a known mi
 instead of multiplying, forgetting a path, ...), the check names the mistake and gives a hint.
 """
 
-import builtins
-import math
 import re
 
 import torch
 
-from grading.student.checks import Mistake, as_number, call_student, check_formula, close, expect_checks, verdict
-
-# Taken before any of your code runs, so the checks keep their own meaning of these names.
-_abs, _float, _round, _callable, _isinstance = builtins.abs, builtins.float, builtins.round, callable, isinstance
-_isfinite = math.isfinite
+from grading.student.checks import (
+    CheckFailed,
+    Mistake,
+    _float,
+    _isinstance,
+    as_number,
+    autograd_grads,
+    check_formula,
+    check_value,
+    expect_checks,
+    repeated_backward,
+    run_answer,
+    verdict,
+)
 
 __all__ = [
     "check_dz_dx",
@@ -37,8 +44,6 @@ NOTEBOOK_CHECKS = [
     ("backward_nodes", "tensors_with_grad", "dz_dy"),
     ("dz_da", "dz_db", "predicted_a_grad", "dz_da_three_paths"),
 ]
-
-NOT_ANSWERED = "not answered yet: replace `raise NotImplementedError()` with your code."
 
 
 def declare(name):
@@ -79,47 +84,7 @@ def three_paths(a, b):
     return 2 * x + 3 * y + w**2
 
 
-def grad(f, point, i=0):
-    """d f / d (argument i) at `point`: what autograd puts in .grad, on tensors of our own."""
-    inputs = [torch.tensor(_float(p), dtype=torch.float64, requires_grad=True) for p in point]
-    with torch.enable_grad():
-        f(*inputs).backward()
-    return _float(inputs[i].grad)
-
-
-# ---- Mistakes ---------------------------------------------------------------------------------
-
-
-class Hint(Mistake):
-    """A wrong answer we can explain that is not one of the course's misconceptions (no tag)."""
-
-    def describe(self):
-        return self.says
-
-
-def formula(tag, says, f):
-    """The mistake whose answer is f(point) at every point."""
-    return Mistake(tag, says, value=lambda *p: f(*(_float(v) for v in p)))
-
-
-def value(tag, says, number):
-    """The mistake whose answer is `number` (for a predicted value)."""
-    return (Hint if tag is None else Mistake)(tag, says, value=lambda *p: number)
-
-
-def whole_multiple(says):
-    """The right answer times 2, 3, ... at every point: gradients of several backward() calls
-    were added up in .grad (a point where the right answer is 0 must give 0)."""
-
-    def matches(got, expected, points):
-        nonzero = [(g, e) for g, e in zip(got, expected) if _abs(e) > 1e-9]
-        if not nonzero or not _isfinite(nonzero[0][0]):
-            return False
-        k = _round(nonzero[0][0] / nonzero[0][1])
-        return k >= 2 and all(close(g, k * e) for g, e in zip(got, expected))
-
-    return Mistake("accumulated-grad", says, matches=matches)
-
+# ---- Mistakes, and your answers ----------------------------------------------------------------
 
 ACCUMULATED = (
     "Your answer is a whole multiple of the right one, as when gradients of several backward() calls "
@@ -127,45 +92,29 @@ ACCUMULATED = (
 )
 
 
-def answered(name, fn, must_pass, number=False):
-    """(True, fn()), or (False, None) with the verdict shown when fn is missing or fails.
-    With `number`, the answer must be one number (a float or a one-element tensor)."""
-    if not _callable(fn):
-        verdict(name, False, f"`{name}` should be a function (def {name}(): ...), not a value.", must_pass)
+def at_point(mistakes, point):
+    """Mistakes of a formula, each matched at `point` only: the mistakes of a prediction there."""
+    return [Mistake(m.says, m.tag, matches=lambda g, e, p, m=m: m.matches(g, e, [point])) for m in mistakes]
+
+
+def answered_number(name, fn, must_pass):
+    """(True, fn() as a float), or (False, None) with the verdict shown when fn is missing or fails,
+    or its answer is not one number (a float or a one-element tensor)."""
+    ok, answer = run_answer(name, fn, (), f"{name}()", must_pass)
+    if not ok:
         return False, None
     try:
-        answer = call_student(fn)
-        return True, (as_number(answer, f"{name}()") if number else answer)
-    except NotImplementedError:
-        verdict(name, False, NOT_ANSWERED, must_pass)
-    except AssertionError as failure:  # as_number's CheckFailed: the answer is not a number
-        verdict(name, False, str(failure), must_pass)
-    except Exception as error:  # your code failed: say how, never crash the check
-        verdict(name, False, f"{name}() raised {type(error).__name__}: {error}", must_pass)
-    return False, None
-
-
-def value_check(name, got, expected, mistakes, must_pass, what):
-    """Compare one number (already checked to be one) with the expected one; a known wrong value
-    names its mistake."""
-    if close(got, expected):
-        verdict(name, True, f"{got:g} is right.", must_pass)
-        return
-    message = f"you have {got:g}, but {what} is {expected:g}."
-    for mistake in mistakes:
-        if mistake.matches([got], [expected], [()]):
-            message += " " + mistake.describe()
-            break
+        return True, as_number(answer, f"{name}()")
+    except CheckFailed as failure:
+        message = str(failure)
     verdict(name, False, message, must_pass)
+    return False, None
 
 
 def formula_check(name, fn, f, i, points, mistakes, must_pass, what):
     """Compare fn with autograd's gradient of f with respect to its argument i, at every point."""
     declare(name)
-    if not _callable(fn):
-        verdict(name, False, f"`{name}` should be a function (def {name}(...): ...), not a value.", must_pass)
-        return
-    check_formula(name, fn, lambda *p: grad(f, p, i), points, mistakes, must_pass, what)
+    check_formula(name, fn, lambda *p: autograd_grads(f, *p)[i], points, mistakes, must_pass, what)
 
 
 # ---- Notebook 02: one chain ---------------------------------------------------------------------
@@ -174,40 +123,40 @@ X_POINTS = [3.5, -2.0, 0.0, 1.0, 10.0]
 
 
 def dz_dx_mistakes():
-    at_3_5 = grad(single_chain, (3.5,))
+    at_3_5 = autograd_grads(single_chain, 3.5)[0]
     return [
-        formula(
-            "sum-along-path",
+        Mistake(
             "You added the local derivatives (dz/dy + dy/dx); along a chain they multiply. "
             "Hint: dz/dx = dz/dy · dy/dx.",
-            lambda x: 2 + 2 * x,
+            tag="sum-along-path",
+            formula=lambda x: 2 + 2 * x,
         ),
-        formula(
-            "chain-stopped-early",
+        Mistake(
             "You stopped at dy/dx, one factor of the chain. Hint: multiply by dz/dy too.",
-            lambda x: 2 * x,
+            tag="chain-stopped-early",
+            formula=lambda x: 2 * x,
         ),
-        formula(
-            "chain-stopped-early",
+        Mistake(
             "You stopped at dz/dy, one factor of the chain. Hint: multiply by dy/dx too.",
-            lambda x: 2,
+            tag="chain-stopped-early",
+            formula=lambda x: 2,
         ),
-        formula(
-            "power-rule",
+        Mistake(
             "You differentiated x² as 2x² (kept the power). Hint: d/dx xⁿ = n·xⁿ⁻¹, the power drops by one.",
-            lambda x: 4 * x**2,
+            tag="power-rule",
+            formula=lambda x: 4 * x**2,
         ),
-        formula(
-            "power-rule",
+        Mistake(
             "You differentiated x² as 2 (dropped the x). Hint: d/dx xⁿ = n·xⁿ⁻¹, so d/dx x² = 2·x.",
-            lambda x: 4,
+            tag="power-rule",
+            formula=lambda x: 4,
         ),
-        formula(
-            "wrong-point",
+        Mistake(
             "You return the value at x = 3.5 for every x. Hint: use the argument x in your formula.",
-            lambda x: at_3_5,
+            tag="wrong-point",
+            value=at_3_5,
         ),
-        whole_multiple(ACCUMULATED),
+        repeated_backward(ACCUMULATED),
     ]
 
 
@@ -220,21 +169,18 @@ def check_predicted_x_grad(fn, must_pass=False):
     """Your prediction of x.grad at x = -2, against autograd."""
     name = "predicted_x_grad"
     declare(name)
-    ok, got = answered(name, fn, must_pass, number=True)
+    ok, got = answered_number(name, fn, must_pass)
     if not ok:
         return
-    expected = grad(single_chain, (-2.0,))
+    expected = autograd_grads(single_chain, -2.0)[0]
     mistakes = [m for m in dz_dx_mistakes() if m.tag != "wrong-point"]
-    wrong_point = value(
-        "wrong-point",
+    wrong_point = Mistake(
         "14 is x.grad at x = 3.5, the lesson's point. Hint: this time x = -2; put -2 into your formula.",
-        grad(single_chain, (3.5,)),
+        tag="wrong-point",
+        value=autograd_grads(single_chain, 3.5)[0],
     )
-    points = [(-2.0,)]
-    formulas = [
-        Mistake(m.tag, m.says, matches=lambda g, e, p, m=m: m.matches(g, e, points)) for m in mistakes
-    ]
-    value_check(name, got, expected, [wrong_point, *formulas], must_pass, "autograd's x.grad at x = -2")
+    check_value(name, got, expected, [wrong_point, *at_point(mistakes, (-2.0,))], must_pass,
+                "autograd's x.grad at x = -2")
 
 
 W_POINTS = [0.5, 0.0, -1.0, 2.0, -0.5]
@@ -243,38 +189,38 @@ W_POINTS = [0.5, 0.0, -1.0, 2.0, -0.5]
 def check_dw_dx(fn, points=W_POINTS, must_pass=False):
     """Your dw/dx for x -> u = 2x + 1 -> v = u³ -> w = 4v, against autograd's x.grad."""
     mistakes = [
-        formula(
-            "sum-along-path",
+        Mistake(
             "You added the three local derivatives; along a chain they multiply. "
             "Hint: dw/dx = dw/dv · dv/du · du/dx.",
-            lambda x: 4 + 3 * (2 * x + 1) ** 2 + 2,
+            tag="sum-along-path",
+            formula=lambda x: 4 + 3 * (2 * x + 1) ** 2 + 2,
         ),
-        formula(
-            "chain-stopped-early",
+        Mistake(
             "You left out du/dx, the last factor of the chain. Hint: u = 2x + 1 changes twice as fast as x.",
-            lambda x: 12 * (2 * x + 1) ** 2,
+            tag="chain-stopped-early",
+            formula=lambda x: 12 * (2 * x + 1) ** 2,
         ),
-        formula(
-            "chain-stopped-early",
+        Mistake(
             "You left out dw/dv, the first factor of the chain. Hint: w = 4v.",
-            lambda x: 6 * (2 * x + 1) ** 2,
+            tag="chain-stopped-early",
+            formula=lambda x: 6 * (2 * x + 1) ** 2,
         ),
-        formula(
-            "chain-stopped-early",
+        Mistake(
             "You stopped at dv/du, one factor of the chain. Hint: multiply by dw/dv and du/dx too.",
-            lambda x: 3 * (2 * x + 1) ** 2,
+            tag="chain-stopped-early",
+            formula=lambda x: 3 * (2 * x + 1) ** 2,
         ),
-        formula(
-            "power-rule",
+        Mistake(
             "You differentiated u³ as u² (forgot to bring the power down). Hint: d/du uⁿ = n·uⁿ⁻¹.",
-            lambda x: 8 * (2 * x + 1) ** 2,
+            tag="power-rule",
+            formula=lambda x: 8 * (2 * x + 1) ** 2,
         ),
-        formula(
-            "power-rule",
+        Mistake(
             "You differentiated u³ as 3u³ (kept the power). Hint: d/du uⁿ = n·uⁿ⁻¹, the power drops by one.",
-            lambda x: 24 * (2 * x + 1) ** 3,
+            tag="power-rule",
+            formula=lambda x: 24 * (2 * x + 1) ** 3,
         ),
-        whole_multiple(ACCUMULATED),
+        repeated_backward(ACCUMULATED),
     ]
     formula_check("dw_dx", fn, longer_chain, 0, points, mistakes, must_pass, "autograd (x.grad)")
 
@@ -317,7 +263,7 @@ def check_backward_nodes(fn, must_pass=False):
     """Your list of backward nodes from z to x, against the graph PyTorch records for example 1."""
     name = "backward_nodes"
     declare(name)
-    ok, answer = answered(name, fn, must_pass)
+    ok, answer = run_answer(name, fn, (), f"{name}()", must_pass)
     if not ok:
         return
     with torch.enable_grad():
@@ -352,7 +298,7 @@ def check_tensors_with_grad(fn, must_pass=False):
     """Which of x, y, z hold a .grad after z.backward() (no retain_grad), against PyTorch."""
     name = "tensors_with_grad"
     declare(name)
-    ok, answer = answered(name, fn, must_pass)
+    ok, answer = run_answer(name, fn, (), f"{name}()", must_pass)
     if not ok:
         return
     with torch.enable_grad():
@@ -387,7 +333,7 @@ def check_dz_dy(fn, must_pass=False):
     """Your dz/dy read from the graph of example 1 at x = 3.5, against y.grad."""
     name = "dz_dy"
     declare(name)
-    ok, got = answered(name, fn, must_pass, number=True)
+    ok, got = answered_number(name, fn, must_pass)
     if not ok:
         return
     with torch.enable_grad():
@@ -399,23 +345,22 @@ def check_dz_dy(fn, must_pass=False):
         z.backward()
     expected = _float(y.grad)
     mistakes = [
-        value(
-            "swapped-variable",
+        Mistake(
             "That is x.grad (dz/dx), the gradient of another tensor. Hint: read the box of y.",
-            _float(x.grad),
+            tag="swapped-variable",
+            value=_float(x.grad),
         ),
-        value(None, "That is y's value, not its gradient. Hint: read the line y.grad in y's box.", y.item()),
-        value(None, "That is z's value. Hint: read the line y.grad in y's box.", z.item()),
-        value(None, "That is z.grad = dz/dz, always 1. Hint: read y's box.", _float(z.grad)),
-        value(
-            None,
+        Mistake("That is y's value, not its gradient. Hint: read the line y.grad in y's box.", value=y.item()),
+        Mistake("That is z's value. Hint: read the line y.grad in y's box.", value=z.item()),
+        Mistake("That is z.grad = dz/dz, always 1. Hint: read y's box.", value=_float(z.grad)),
+        Mistake(
             "That is dy/dx, the local derivative of y = x² (the PowBackward0 node). "
             "y.grad is dz/dy: how fast z changes when y changes.",
-            2 * 3.5,
+            value=2 * 3.5,
         ),
-        whole_multiple(ACCUMULATED),
+        repeated_backward(ACCUMULATED),
     ]
-    value_check(name, got, expected, mistakes, must_pass, "y.grad in the graph")
+    check_value(name, got, expected, mistakes, must_pass, "y.grad in the graph")
 
 
 # ---- Notebook 04: two paths (and three) ---------------------------------------------------------
@@ -424,85 +369,85 @@ AB_POINTS = [(2.0, 1.0), (-1.0, 0.5), (0.0, -2.0), (1.5, 3.0)]
 
 
 def dz_da_mistakes():
-    at_book = grad(two_paths, (2.0, 1.0))
-    at_3_5 = grad(two_paths, (3.5, 1.0))
+    at_book = autograd_grads(two_paths, 2.0, 1.0)[0]
+    at_3_5 = autograd_grads(two_paths, 3.5, 1.0)[0]
     return [
-        formula(
-            "sum-along-path",
+        Mistake(
             "You added the local derivatives along each path (as a printed '+' between the factors "
             "suggests). Hint: along a path, multiply: ∂z/∂x · ∂x/∂a.",
-            lambda a, b: (2 + 2) + (3 + 10 * a),
-        ),
-        formula(
-            "product-across-paths",
-            "You multiplied the two paths' contributions. Hint: each path adds its own share: "
-            "dz/da = (path through x) + (path through y).",
-            lambda a, b: (2 * 2) * (3 * 10 * a),
-        ),
-        formula(
-            "missing-path",
-            "You followed only the path through x. Hint: a also reaches z through y = 5a² + 3b³.",
-            lambda a, b: 2 * 2,
-        ),
-        formula(
-            "missing-path",
-            "You followed only the path through y. Hint: a also reaches z through x = 2a + 3b.",
-            lambda a, b: 3 * 10 * a,
+            tag="sum-along-path",
+            formula=lambda a, b: (2 + 2) + (3 + 10 * a),
         ),
         Mistake(
-            "swapped-variable",
+            "You multiplied the two paths' contributions. Hint: each path adds its own share: "
+            "dz/da = (path through x) + (path through y).",
+            tag="product-across-paths",
+            formula=lambda a, b: (2 * 2) * (3 * 10 * a),
+        ),
+        Mistake(
+            "You followed only the path through x. Hint: a also reaches z through y = 5a² + 3b³.",
+            tag="missing-path",
+            formula=lambda a, b: 2 * 2,
+        ),
+        Mistake(
+            "You followed only the path through y. Hint: a also reaches z through x = 2a + 3b.",
+            tag="missing-path",
+            formula=lambda a, b: 3 * 10 * a,
+        ),
+        Mistake(
             "That is dz/db, the gradient of the other input. Hint: differentiate with respect to a.",
-            matches=lambda got, e, points: all(close(g, grad(two_paths, p, 1)) for g, p in zip(got, points)),
+            tag="swapped-variable",
+            formula=lambda a, b: autograd_grads(two_paths, a, b)[1],
         ),
-        formula(
-            "power-rule",
+        Mistake(
             "You differentiated 5a² as 2a (lost the 5). Hint: d/da (5a²) = 5 · 2a.",
-            lambda a, b: 4 + 3 * 2 * a,
+            tag="power-rule",
+            formula=lambda a, b: 4 + 3 * 2 * a,
         ),
-        formula(
-            "power-rule",
+        Mistake(
             "You differentiated 5a² as 5a (forgot to bring the power down). Hint: d/da aⁿ = n·aⁿ⁻¹.",
-            lambda a, b: 4 + 3 * 5 * a,
+            tag="power-rule",
+            formula=lambda a, b: 4 + 3 * 5 * a,
         ),
-        formula(
-            "power-rule",
+        Mistake(
             "You differentiated 5a² as 10a² (kept the power). Hint: d/da aⁿ = n·aⁿ⁻¹, the power drops by one.",
-            lambda a, b: 4 + 3 * 10 * a**2,
+            tag="power-rule",
+            formula=lambda a, b: 4 + 3 * 10 * a**2,
         ),
-        formula(
-            "chain-stopped-early",
+        Mistake(
             "You kept only the last factor of each path (∂x/∂a + ∂y/∂a). Hint: multiply each by "
             "how z depends on x or y: ∂z/∂x = 2, ∂z/∂y = 3.",
-            lambda a, b: 2 + 10 * a,
+            tag="chain-stopped-early",
+            formula=lambda a, b: 2 + 10 * a,
         ),
-        formula(
-            "chain-stopped-early",
+        Mistake(
             "You kept only the first factor of each path (∂z/∂x + ∂z/∂y). Hint: multiply each by "
             "how x or y depends on a.",
-            lambda a, b: 2 + 3,
+            tag="chain-stopped-early",
+            formula=lambda a, b: 2 + 3,
         ),
-        formula(
-            "chain-stopped-early",
+        Mistake(
             "On the path through y you left out ∂z/∂y = 3. Hint: multiply along the whole path.",
-            lambda a, b: 4 + 10 * a,
+            tag="chain-stopped-early",
+            formula=lambda a, b: 4 + 10 * a,
         ),
-        formula(
-            "chain-stopped-early",
+        Mistake(
             "On the path through x you left out ∂z/∂x = 2. Hint: multiply along the whole path.",
-            lambda a, b: 2 + 30 * a,
+            tag="chain-stopped-early",
+            formula=lambda a, b: 2 + 30 * a,
         ),
-        formula(
-            "wrong-point",
+        Mistake(
             "You return the value at a = 2, b = 1 for every input. Hint: use the arguments a and b.",
-            lambda a, b: at_book,
+            tag="wrong-point",
+            value=at_book,
         ),
-        formula(
-            "wrong-point",
+        Mistake(
             "You return the value at a = 3.5 (a slip some books print beside code that sets a = 2). "
             "Hint: use the argument a.",
-            lambda a, b: at_3_5,
+            tag="wrong-point",
+            value=at_3_5,
         ),
-        whole_multiple(ACCUMULATED),
+        repeated_backward(ACCUMULATED),
     ]
 
 
@@ -513,67 +458,67 @@ def check_dz_da(fn, points=AB_POINTS, must_pass=False):
 
 def check_dz_db(fn, points=AB_POINTS, must_pass=False):
     """Your dz/db for example 2, against autograd's b.grad at every point."""
-    at_book = grad(two_paths, (2.0, 1.0), 1)
+    at_book = autograd_grads(two_paths, 2.0, 1.0)[1]
     mistakes = [
-        formula(
-            "sum-along-path",
+        Mistake(
             "You added the local derivatives along each path. Hint: along a path, multiply: ∂z/∂x · ∂x/∂b.",
-            lambda a, b: (2 + 3) + (3 + 9 * b**2),
-        ),
-        formula(
-            "product-across-paths",
-            "You multiplied the two paths' contributions. Hint: each path adds its own share: "
-            "dz/db = (path through x) + (path through y).",
-            lambda a, b: (2 * 3) * (3 * 9 * b**2),
-        ),
-        formula(
-            "missing-path",
-            "You followed only the path through x. Hint: b also reaches z through y = 5a² + 3b³.",
-            lambda a, b: 2 * 3,
-        ),
-        formula(
-            "missing-path",
-            "You followed only the path through y. Hint: b also reaches z through x = 2a + 3b.",
-            lambda a, b: 3 * 9 * b**2,
+            tag="sum-along-path",
+            formula=lambda a, b: (2 + 3) + (3 + 9 * b**2),
         ),
         Mistake(
-            "swapped-variable",
+            "You multiplied the two paths' contributions. Hint: each path adds its own share: "
+            "dz/db = (path through x) + (path through y).",
+            tag="product-across-paths",
+            formula=lambda a, b: (2 * 3) * (3 * 9 * b**2),
+        ),
+        Mistake(
+            "You followed only the path through x. Hint: b also reaches z through y = 5a² + 3b³.",
+            tag="missing-path",
+            formula=lambda a, b: 2 * 3,
+        ),
+        Mistake(
+            "You followed only the path through y. Hint: b also reaches z through x = 2a + 3b.",
+            tag="missing-path",
+            formula=lambda a, b: 3 * 9 * b**2,
+        ),
+        Mistake(
             "That is dz/da, the gradient of the other input. Hint: differentiate with respect to b.",
-            matches=lambda got, e, points: all(close(g, grad(two_paths, p, 0)) for g, p in zip(got, points)),
+            tag="swapped-variable",
+            formula=lambda a, b: autograd_grads(two_paths, a, b)[0],
         ),
-        formula(
-            "power-rule",
+        Mistake(
             "You differentiated 3b³ as 3b² (forgot to bring the power down). Hint: d/db bⁿ = n·bⁿ⁻¹.",
-            lambda a, b: 6 + 3 * 3 * b**2,
+            tag="power-rule",
+            formula=lambda a, b: 6 + 3 * 3 * b**2,
         ),
-        formula(
-            "power-rule",
+        Mistake(
             "You differentiated 3b³ as 9b³ (kept the power). Hint: d/db bⁿ = n·bⁿ⁻¹, the power drops by one.",
-            lambda a, b: 6 + 3 * 9 * b**3,
+            tag="power-rule",
+            formula=lambda a, b: 6 + 3 * 9 * b**3,
         ),
-        formula(
-            "chain-stopped-early",
+        Mistake(
             "You kept only the last factor of each path (∂x/∂b + ∂y/∂b). Hint: multiply each by "
             "how z depends on x or y: ∂z/∂x = 2, ∂z/∂y = 3.",
-            lambda a, b: 3 + 9 * b**2,
+            tag="chain-stopped-early",
+            formula=lambda a, b: 3 + 9 * b**2,
         ),
-        formula(
-            "chain-stopped-early",
+        Mistake(
             "You kept only the first factor of each path (∂z/∂x + ∂z/∂y). Hint: multiply each by "
             "how x or y depends on b.",
-            lambda a, b: 2 + 3,
+            tag="chain-stopped-early",
+            formula=lambda a, b: 2 + 3,
         ),
-        formula(
-            "chain-stopped-early",
+        Mistake(
             "On the path through x you left out ∂z/∂x = 2. Hint: multiply along the whole path.",
-            lambda a, b: 3 + 27 * b**2,
+            tag="chain-stopped-early",
+            formula=lambda a, b: 3 + 27 * b**2,
         ),
-        formula(
-            "wrong-point",
+        Mistake(
             "You return the value at a = 2, b = 1 for every input. Hint: use the argument b.",
-            lambda a, b: at_book,
+            tag="wrong-point",
+            value=at_book,
         ),
-        whole_multiple(ACCUMULATED),
+        repeated_backward(ACCUMULATED),
     ]
     formula_check("dz_db", fn, two_paths, 1, points, mistakes, must_pass, "autograd (b.grad)")
 
@@ -582,92 +527,86 @@ def check_predicted_a_grad(fn, must_pass=False):
     """Your prediction of a.grad for example 2 (a = 2, b = 1), against autograd."""
     name = "predicted_a_grad"
     declare(name)
-    ok, got = answered(name, fn, must_pass, number=True)
+    ok, got = answered_number(name, fn, must_pass)
     if not ok:
         return
     point = (2.0, 1.0)
-    expected = grad(two_paths, point)
-    mistakes = [
-        value(
-            "wrong-point",
-            "That is a.grad at a = 3.5, a slip some books print beside code that sets a = 2. "
-            "Hint: read a from the code.",
-            grad(two_paths, (3.5, 1.0)),
-        )
-    ]
-    mistakes += [
-        Mistake(m.tag, m.says, matches=lambda g, e, p, m=m: m.matches(g, e, [point]))
-        for m in dz_da_mistakes()
-        if m.tag != "wrong-point"
-    ]
-    value_check(name, got, expected, mistakes, must_pass, "autograd's a.grad at a = 2, b = 1")
+    expected = autograd_grads(two_paths, *point)[0]
+    wrong_point = Mistake(
+        "That is a.grad at a = 3.5, a slip some books print beside code that sets a = 2. "
+        "Hint: read a from the code.",
+        tag="wrong-point",
+        value=autograd_grads(two_paths, 3.5, 1.0)[0],
+    )
+    mistakes = [wrong_point, *at_point([m for m in dz_da_mistakes() if m.tag != "wrong-point"], point)]
+    check_value(name, got, expected, mistakes, must_pass, "autograd's a.grad at a = 2, b = 1")
 
 
 def check_dz_da_three_paths(fn, points=AB_POINTS, must_pass=False):
     """Your dz/da for the three-path variant, against autograd's a.grad at every point."""
-    at_book = grad(three_paths, (2.0, 1.0))
+    at_book = autograd_grads(three_paths, 2.0, 1.0)[0]
     mistakes = [
-        formula(
-            "missing-path",
+        Mistake(
             "You left out the new path through w. Hint: a reaches z through x, y and w = 4a - b.",
-            lambda a, b: 4 + 30 * a,
-        ),
-        formula(
-            "missing-path",
-            "You left out the path through x. Hint: a reaches z through x, y and w.",
-            lambda a, b: 30 * a + 8 * (4 * a - b),
-        ),
-        formula(
-            "missing-path",
-            "You left out the path through y. Hint: a reaches z through x, y and w.",
-            lambda a, b: 4 + 8 * (4 * a - b),
-        ),
-        formula(
-            "sum-along-path",
-            "You added the local derivatives along each path. Hint: along a path, multiply; then add the paths.",
-            lambda a, b: (2 + 2) + (3 + 10 * a) + (2 * (4 * a - b) + 4),
-        ),
-        formula(
-            "product-across-paths",
-            "You multiplied the three paths' contributions. Hint: each path adds its own share.",
-            lambda a, b: (2 * 2) * (3 * 10 * a) * (2 * (4 * a - b) * 4),
-        ),
-        formula(
-            "chain-stopped-early",
-            "On the path through w you stopped at ∂z/∂w = 2w. Hint: multiply by ∂w/∂a = 4 too.",
-            lambda a, b: 4 + 30 * a + 2 * (4 * a - b),
-        ),
-        formula(
-            "chain-stopped-early",
-            "You kept only the last factor of each path (∂x/∂a + ∂y/∂a + ∂w/∂a). "
-            "Hint: multiply each by how z depends on x, y or w.",
-            lambda a, b: 2 + 10 * a + 4,
-        ),
-        formula(
-            "power-rule",
-            "You differentiated w² as w (forgot to bring the power down). Hint: ∂(w²)/∂w = 2w.",
-            lambda a, b: 4 + 30 * a + 4 * (4 * a - b),
-        ),
-        formula(
-            "power-rule",
-            "You differentiated 5a² as 2a (lost the 5). Hint: d/da (5a²) = 5 · 2a.",
-            lambda a, b: 4 + 6 * a + 8 * (4 * a - b),
-        ),
-        formula(
-            "power-rule",
-            "You differentiated 5a² as 5a (forgot to bring the power down). Hint: d/da aⁿ = n·aⁿ⁻¹.",
-            lambda a, b: 4 + 15 * a + 8 * (4 * a - b),
+            tag="missing-path",
+            formula=lambda a, b: 4 + 30 * a,
         ),
         Mistake(
-            "swapped-variable",
+            "You left out the path through x. Hint: a reaches z through x, y and w.",
+            tag="missing-path",
+            formula=lambda a, b: 30 * a + 8 * (4 * a - b),
+        ),
+        Mistake(
+            "You left out the path through y. Hint: a reaches z through x, y and w.",
+            tag="missing-path",
+            formula=lambda a, b: 4 + 8 * (4 * a - b),
+        ),
+        Mistake(
+            "You added the local derivatives along each path. Hint: along a path, multiply; then add the paths.",
+            tag="sum-along-path",
+            formula=lambda a, b: (2 + 2) + (3 + 10 * a) + (2 * (4 * a - b) + 4),
+        ),
+        Mistake(
+            "You multiplied the three paths' contributions. Hint: each path adds its own share.",
+            tag="product-across-paths",
+            formula=lambda a, b: (2 * 2) * (3 * 10 * a) * (2 * (4 * a - b) * 4),
+        ),
+        Mistake(
+            "On the path through w you stopped at ∂z/∂w = 2w. Hint: multiply by ∂w/∂a = 4 too.",
+            tag="chain-stopped-early",
+            formula=lambda a, b: 4 + 30 * a + 2 * (4 * a - b),
+        ),
+        Mistake(
+            "You kept only the last factor of each path (∂x/∂a + ∂y/∂a + ∂w/∂a). "
+            "Hint: multiply each by how z depends on x, y or w.",
+            tag="chain-stopped-early",
+            formula=lambda a, b: 2 + 10 * a + 4,
+        ),
+        Mistake(
+            "You differentiated w² as w (forgot to bring the power down). Hint: ∂(w²)/∂w = 2w.",
+            tag="power-rule",
+            formula=lambda a, b: 4 + 30 * a + 4 * (4 * a - b),
+        ),
+        Mistake(
+            "You differentiated 5a² as 2a (lost the 5). Hint: d/da (5a²) = 5 · 2a.",
+            tag="power-rule",
+            formula=lambda a, b: 4 + 6 * a + 8 * (4 * a - b),
+        ),
+        Mistake(
+            "You differentiated 5a² as 5a (forgot to bring the power down). Hint: d/da aⁿ = n·aⁿ⁻¹.",
+            tag="power-rule",
+            formula=lambda a, b: 4 + 15 * a + 8 * (4 * a - b),
+        ),
+        Mistake(
             "That is dz/db, the gradient of the other input. Hint: differentiate with respect to a.",
-            matches=lambda got, e, points: all(close(g, grad(three_paths, p, 1)) for g, p in zip(got, points)),
+            tag="swapped-variable",
+            formula=lambda a, b: autograd_grads(three_paths, a, b)[1],
         ),
-        formula(
-            "wrong-point",
+        Mistake(
             "You return the value at a = 2, b = 1 for every input. Hint: use the arguments a and b.",
-            lambda a, b: at_book,
+            tag="wrong-point",
+            value=at_book,
         ),
-        whole_multiple(ACCUMULATED),
+        repeated_backward(ACCUMULATED),
     ]
     formula_check("dz_da_three_paths", fn, three_paths, 0, points, mistakes, must_pass, "autograd (a.grad)")

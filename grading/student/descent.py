@@ -6,24 +6,24 @@ formulas of the gradient (no autograd); the training check measures the loss you
 and watches whether gradients pile up between steps.
 """
 
-import builtins
-
 import torch
 
 from grading.student.checks import (
     CheckFailed,
     Mistake,
+    _float,
+    _isinstance,
+    _len,
+    _no_grad,
+    _Tensor,
+    _tensor,
     as_number,
-    call_student,
     check_value,
     close,
     expect_checks,
+    run_answer,
     verdict,
 )
-
-# Taken before any of your code runs, so the checks keep their own meaning of these names.
-_isinstance, _float, _len, _callable = builtins.isinstance, builtins.float, builtins.len, builtins.callable
-_Tensor, _tensor, _no_grad, _enable_grad = torch.Tensor, torch.tensor, torch.no_grad, torch.enable_grad
 
 __all__ = [
     "plot_line_fit",
@@ -35,9 +35,6 @@ __all__ = [
 ]
 
 expect_checks("gd_step", "best_learning_rate", "train")
-
-NOT_ANSWERED = "not answered yet: replace `raise NotImplementedError()` with your code."
-
 
 # ---- Pictures -------------------------------------------------------------------------------------
 
@@ -121,6 +118,7 @@ def plot_decision_boundary(model, X, y, title="", losses=None):
 
 # ---- Calling your function -------------------------------------------------------------------------
 
+# Errors PyTorch raises for the mistakes of this notebook: a piece of the message, and a hint.
 ERROR_HINTS = [
     (
         "leaf Variable that requires grad is being used in an in-place operation",
@@ -147,40 +145,6 @@ ERROR_HINTS = [
         "The graph of this loss was already used by a backward(). Hint: compute the loss afresh at every step.",
     ),
 ]
-
-
-def _explain(shown, error):
-    text = f"{shown} raised {type(error).__name__}: {str(error).strip()}"
-    for piece, hint in ERROR_HINTS:
-        if piece in str(error):
-            return f"{text}{'' if text.endswith('.') else '.'} {hint}"
-    return text
-
-
-_FAILED = object()
-
-
-def _run(name, fn, args, shown, must_pass):
-    """fn(*args); _FAILED (with the verdict shown) when it is not answered yet or raises."""
-    if not _callable(fn):
-        verdict(name, False, f"`{name}` should be a function (def {name}(...): ...), not a value.", must_pass)
-        return _FAILED
-    try:
-        with _enable_grad():
-            return call_student(fn, *args)
-    except NotImplementedError:
-        message = NOT_ANSWERED
-    except Exception as error:  # your code failed: say how, never crash the check
-        message = _explain(shown, error)
-    verdict(name, False, message, must_pass)
-    return _FAILED
-
-
-class Hint(Mistake):
-    """A wrong answer we can explain that is not one of the course's misconceptions (no tag)."""
-
-    def describe(self):
-        return self.says
 
 
 # ---- Exercise 1: one step of gradient descent ------------------------------------------------------
@@ -266,8 +230,8 @@ def check_gd_step(fn, cases=GD_CASES, must_pass=False):
         b = _tensor(_float(b0), requires_grad=True)
         shown = f"gd_step(w, b, x, y, lr={lr:g}) from w = {w0:g}, b = {b0:g}"
         start = (_float(w0), _float(b0))
-        result = _run(name, fn, (w, b, x, y, lr), shown, must_pass)
-        if result is _FAILED:
+        ok, result = run_answer(name, fn, (w, b, x, y, lr), shown, must_pass, ERROR_HINTS)
+        if not ok:
             return
         after = (_float(w.detach()), _float(b.detach()))
         problem = _first_step_problem(start, after, lr, n) or _returned_loss_problem(result, start, after, shown)
@@ -275,7 +239,8 @@ def check_gd_step(fn, cases=GD_CASES, must_pass=False):
             verdict(name, False, problem, must_pass)
             return
         # A second step: it must use the gradient at the new point only.
-        if _run(name, fn, (w, b, x, y, lr), f"a second {shown}", must_pass) is _FAILED:
+        ok, _ = run_answer(name, fn, (w, b, x, y, lr), f"a second {shown}", must_pass, ERROR_HINTS)
+        if not ok:
             return
         _, gw1, gb1 = _loss_and_grads(*after, *_DATA)
         _, gw0, gb0 = _loss_and_grads(*start, *_DATA)
@@ -303,17 +268,16 @@ LEARNING_RATES = [0.01, 0.1, 0.5, 1.5]
 def check_best_learning_rate(fn, must_pass=False):
     """Your choice among LEARNING_RATES, against the one that gets lowest after 30 steps."""
     name = "best_learning_rate"
-    got = _run(name, fn, (), "best_learning_rate()", must_pass)
-    if got is _FAILED:
+    ok, got = run_answer(name, fn, (), "best_learning_rate()", must_pass, ERROR_HINTS)
+    if not ok:
         return
     mistakes = [
-        Hint(None, "1.5 is too big: each step overshoots the minimum and lands further away on the other "
-                   "side, so the loss grows at every step (it diverges), as on the parabola with lr = 1.05.",
-             value=lambda: 1.5),
-        Hint(None, "0.01 is safe but far too small: after 30 steps the line has barely moved.",
-             value=lambda: 0.01),
-        Hint(None, "0.1 converges, but slowly; a bigger step that does not overshoot gets further in 30 "
-                   "steps.", value=lambda: 0.1),
+        Mistake("1.5 is too big: each step overshoots the minimum and lands further away on the other "
+                "side, so the loss grows at every step (it diverges), as on the parabola with lr = 1.05.",
+                value=1.5),
+        Mistake("0.01 is safe but far too small: after 30 steps the line has barely moved.", value=0.01),
+        Mistake("0.1 converges, but slowly; a bigger step that does not overshoot gets further in 30 steps.",
+                value=0.1),
     ]
     try:
         value = as_number(got)
@@ -367,7 +331,7 @@ def _final_loss(model, X, y):
 
 def _train_problem(name, fn, seed, must_pass):
     """Train a fresh network with your function: the final loss when all is well, what went wrong
-    (a sentence), or _FAILED when the verdict was already shown."""
+    (a sentence), or None when the verdict was already shown."""
     X, y = circle_data(seed)
     model = tiny_net(seed)
     before = [p.detach().clone() for p in model.parameters()]
@@ -377,12 +341,12 @@ def _train_problem(name, fn, seed, must_pass):
     try:
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            losses = _run(name, fn, (model, X, y, TRAIN_STEPS, TRAIN_LR), shown, must_pass)
+            ok, losses = run_answer(name, fn, (model, X, y, TRAIN_STEPS, TRAIN_LR), shown, must_pass, ERROR_HINTS)
     finally:
         for hook in hooks:
             hook.remove()
-    if losses is _FAILED:
-        return _FAILED
+    if not ok:
+        return None
     if all(torch.equal(p.detach(), q) for p, q in zip(model.parameters(), before)):
         if all(p.grad is None or not p.grad.any() for p in model.parameters()):
             return (f"{shown}: the network's weights never changed, and its gradients are empty. Did "
@@ -423,7 +387,7 @@ def check_train(fn, seeds=(0,), must_pass=False):
     ends = []
     for seed in seeds:
         outcome = _train_problem(name, fn, seed, must_pass)
-        if outcome is _FAILED:
+        if outcome is None:
             return
         if _isinstance(outcome, str):
             verdict(name, False, outcome, must_pass)

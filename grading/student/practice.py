@@ -6,8 +6,6 @@ up in .grad, a graph freed too early, a tensor that is no longer a leaf, ...), t
 and gives a hint.
 """
 
-import builtins
-import math
 import warnings
 from contextlib import contextmanager
 
@@ -16,18 +14,21 @@ import torch
 from grading.student.checks import (
     CheckFailed,
     Mistake,
+    _abs,
+    _float,
+    _isinstance,
+    _len,
+    _Tensor,
+    _tensor,
     as_number,
-    call_student,
     check_value,
     close,
     expect_checks,
+    first_match,
+    repeated_backward,
+    run_answer,
     verdict,
 )
-
-# Taken before any of your code runs, so the checks keep their own meaning of these names.
-_isinstance, _float, _len, _callable = builtins.isinstance, builtins.float, builtins.len, builtins.callable
-_abs, _round = builtins.abs, builtins.round
-_Tensor, _tensor, _enable_grad = torch.Tensor, torch.tensor, torch.enable_grad
 
 __all__ = [
     "show_warnings",
@@ -55,9 +56,6 @@ expect_checks(
     "predicted_vjp",
     "dz_dx_without_backward",
 )
-
-NOT_ANSWERED = "not answered yet: replace `raise NotImplementedError()` with your code."
-
 
 # ---- For the demonstrations ---------------------------------------------------------------------
 
@@ -137,49 +135,10 @@ def _call_text(fn, args):
     return f"{getattr(fn, '__name__', 'your function')}({', '.join(_show(a) for a in args)})"
 
 
-def _explain(fn, args, error):
-    """What your function raised, with a hint when we know the mistake behind it."""
-    text = f"{_call_text(fn, args)} raised {type(error).__name__}: {str(error).strip()}"
-    for piece, hint in ERROR_HINTS:
-        if piece in str(error):
-            return f"{text}{'' if text.endswith('.') else '.'} {hint}"
-    return text
-
-
-_FAILED = object()
-
-
 def _run(name, fn, args, must_pass):
-    """fn(*args); _FAILED (with the verdict shown) when it is not answered yet or raises."""
-    if not _callable(fn):
-        verdict(name, False, f"`{name}` should be a function (def {name}(...): ...), not a value.", must_pass)
-        return _FAILED
-    try:
-        with _enable_grad():
-            return call_student(fn, *args)
-    except NotImplementedError:
-        message = NOT_ANSWERED
-    except Exception as error:  # your code failed: say how, never crash the check
-        message = _explain(fn, args, error)
-    verdict(name, False, message, must_pass)
-    return _FAILED
-
-
-class Hint(Mistake):
-    """A wrong answer we can explain that is not one of the course's misconceptions (no tag)."""
-
-    def describe(self):
-        return self.says
-
-
-def _value(says, number, tag=None):
-    """The mistake whose answer is `number` (for a predicted value)."""
-    return (Hint if tag is None else Mistake)(tag, says, value=lambda *p: number)
-
-
-def _formula(says, f, tag=None):
-    """The mistake whose answer is f(*point) at every point."""
-    return (Hint if tag is None else Mistake)(tag, says, value=lambda *p: f(*(_float(v) for v in p)))
+    """(True, fn(*args)), or (False, None) with the verdict shown when fn is not a function, is not
+    answered yet, or raises (explained with ERROR_HINTS)."""
+    return run_answer(name, fn, args, _call_text(fn, args), must_pass, ERROR_HINTS)
 
 
 def _vector(value, what):
@@ -187,10 +146,15 @@ def _vector(value, what):
     if _isinstance(value, _Tensor):
         if value.dim() != 1:
             raise CheckFailed(f"{what} should be a vector (one number per entry), not of shape {tuple(value.shape)}.")
-        return [_float(v) for v in value.detach().tolist()]
+        return [as_number(v, what) for v in value.detach()]
     if _isinstance(value, (list, tuple)):
         return [as_number(v, what) for v in value]
     raise CheckFailed(f"{what} should be a list of numbers or a tensor, not {type(value).__name__}.")
+
+
+def _is_number(value, number):
+    """Whether value is a plain Python number (not a tensor) close to `number`."""
+    return _isinstance(value, (int, float)) and _abs(value) < 1e300 and close(value, number)
 
 
 def _numbers_at(name, fn, points, must_pass, on_none, make_args=None, inspect=None):
@@ -199,8 +163,8 @@ def _numbers_at(name, fn, points, must_pass, on_none, make_args=None, inspect=No
     got, problems = [], []
     for point in points:
         args = make_args(point) if make_args else point
-        result = _run(name, fn, args, must_pass)
-        if result is _FAILED:
+        ok, result = _run(name, fn, args, must_pass)
+        if not ok:
             return None, None
         shown = _call_text(fn, point)
         if result is None:
@@ -223,14 +187,6 @@ def _numbers_at(name, fn, points, must_pass, on_none, make_args=None, inspect=No
     return got, (problems[0] if problems else None)
 
 
-def _matches(mistake, got, expected, points):
-    """Whether your numbers are those of `mistake` (never an error, whatever the numbers)."""
-    try:
-        return mistake.matches(got, expected, points)
-    except (ArithmeticError, ValueError):
-        return False
-
-
 def _check_points(name, fn, points, reference, mistakes, must_pass, what, on_none, make_args=None, inspect=None):
     """Compare your function with `reference` at every point; a known wrong answer names its mistake."""
     points = [tuple(p) if _isinstance(p, (tuple, list)) else (p,) for p in points]
@@ -242,10 +198,9 @@ def _check_points(name, fn, points, reference, mistakes, must_pass, what, on_non
     if wrong:
         i = wrong[0]
         message = f"{_call_text(fn, points[i])} gives {got[i]:g}, but {what} is {expected[i]:g}."
-        for mistake in mistakes:
-            if _matches(mistake, got, expected, points):
-                message += " " + mistake.describe()
-                break
+        mistake = first_match(mistakes, got, expected, points)
+        if mistake:
+            message += " " + mistake.describe()
         verdict(name, False, message, must_pass)
     elif problem:
         verdict(name, False, problem, must_pass)
@@ -254,16 +209,16 @@ def _check_points(name, fn, points, reference, mistakes, must_pass, what, on_non
 
 
 def _predicted_number(name, fn, expected, mistakes, must_pass):
-    got = _run(name, fn, (), must_pass)
-    if got is not _FAILED:
+    ok, got = _run(name, fn, (), must_pass)
+    if ok:
         check_value(name, got, expected, mistakes, must_pass, "what PyTorch prints")
 
 
 def _predicted_vector(name, fn, expected, hints, must_pass, other=None):
     """Your predicted tensor against `expected`; hints: (vector, message) pairs for known wrong
     answers; other(answer) may explain an answer that is not a vector at all."""
-    got = _run(name, fn, (), must_pass)
-    if got is _FAILED:
+    ok, got = _run(name, fn, (), must_pass)
+    if not ok:
         return
     explained = other(got) if other else None
     if explained:
@@ -291,11 +246,11 @@ def _predicted_vector(name, fn, expected, hints, must_pass, other=None):
 def check_predicted_grad_after_three_backwards(fn, must_pass=False):
     """Your prediction of x.grad after three backward() calls, each on a fresh z = 2x² + 3 at x = 3.5."""
     _predicted_number("predicted_grad_after_three_backwards", fn, 42.0, [
-        _value("backward() does not replace x.grad, it ADDS the new gradient to what is already there. "
-               "Hint: follow x.grad through the three passes of the loop.", 14.0),
-        _value("Count the calls: range(3) runs the loop three times, and each backward() adds 14.", 28.0),
-        _value("dz/dx = 4x, which is 14 at x = 3.5; each backward() adds that to x.grad.", 21.0),
-        _value("x.grad is never reset to zero here: there is no zeroing in the loop.", 0.0),
+        Mistake("backward() does not replace x.grad, it ADDS the new gradient to what is already there. "
+                "Hint: follow x.grad through the three passes of the loop.", value=14.0),
+        Mistake("Count the calls: range(3) runs the loop three times, and each backward() adds 14.", value=28.0),
+        Mistake("dz/dx = 4x, which is 14 at x = 3.5; each backward() adds that to x.grad.", value=21.0),
+        Mistake("x.grad is never reset to zero here: there is no zeroing in the loop.", value=0.0),
     ], must_pass)
 
 
@@ -309,13 +264,12 @@ def _steps_times_right(got, expected, points):
 def check_last_step_grad(fn, points=LAST_STEP_POINTS, must_pass=False):
     """Your last_step_grad(x_value, steps) against dz/dx = 4·x_value, for several numbers of steps."""
     mistakes = [
-        Mistake("accumulated-grad",
-                "Your answer is `steps` times dz/dx: each backward() added its gradient to the previous "
+        Mistake("Your answer is `steps` times dz/dx: each backward() added its gradient to the previous "
                 "ones. Hint: zero x.grad at the start of every step (x.grad = None).",
-                matches=_steps_times_right),
-        _formula("You return 0: you probably zeroed x.grad in place (zero_()) after the last backward(), and "
-                 "the tensor you return IS x.grad, so it was zeroed too. Hint: zero at the START of each step.",
-                 lambda x, steps: 0.0),
+                tag="accumulated-grad", matches=_steps_times_right),
+        Mistake("You return 0: you probably zeroed x.grad in place (zero_()) after the last backward(), and "
+                "the tensor you return IS x.grad, so it was zeroed too. Hint: zero at the START of each step.",
+                value=0.0),
     ]
     _check_points(
         "last_step_grad", fn, points, lambda x, steps: 4 * x, mistakes, must_pass, "dz/dx = 4·x_value",
@@ -327,8 +281,8 @@ def check_last_step_grad(fn, points=LAST_STEP_POINTS, must_pass=False):
 def check_predicted_grad_after_zero_grad(fn, must_pass=False):
     """Your prediction of model.weight.grad right after model.zero_grad()."""
     name = "predicted_grad_after_zero_grad"
-    got = _run(name, fn, (), must_pass)
-    if got is _FAILED:
+    ok, got = _run(name, fn, (), must_pass)
+    if not ok:
         return
     if got is None:
         verdict(name, True, "None is right: zero_grad() sets .grad to None (set_to_none=True is its default).",
@@ -341,7 +295,7 @@ def check_predicted_grad_after_zero_grad(fn, must_pass=False):
         return
     try:
         if _isinstance(got, _Tensor):
-            values = [_float(v) for v in got.detach().reshape(-1).tolist()]
+            values = [as_number(v, "your prediction") for v in got.detach().reshape(-1)]
         else:
             values = [as_number(got)] if not _isinstance(got, (list, tuple)) else _vector(got, "your prediction")
     except CheckFailed as failure:
@@ -365,28 +319,18 @@ TOTAL_POINTS = [3.5, 1.0, -2.0]
 def check_total_grad(fn, points=TOTAL_POINTS, must_pass=False):
     """Your total_grad(x_value) against d(z1 + z2)/dx = 4x + 4x³ (y = x², z1 = 2y + 3, z2 = y²)."""
     mistakes = [
-        _formula("That is dz1/dx alone (4x): the path through z2 is missing. The gradients of z1 and z2 add "
-                 "up in x.grad. Hint: keep both backward() calls (retain_graph=True on the first), or "
-                 "call backward() once on z1 + z2.", lambda x: 4 * x, tag="missing-path"),
-        _formula("That is dz2/dx alone (4x³): the path through z1 is missing. Did you zero x.grad between "
-                 "the two backward() calls? Here the two gradients must add up.", lambda x: 4 * x**3,
-                 tag="missing-path"),
-        Mistake("accumulated-grad",
-                "Your answer is a whole multiple of the right one: some gradient went into x.grad twice. "
-                "Hint: call backward() once for z1 and once for z2, or once on their sum.",
-                matches=lambda got, expected, points: _whole_multiple(got, expected)),
+        Mistake("That is dz1/dx alone (4x): the path through z2 is missing. The gradients of z1 and z2 add "
+                "up in x.grad. Hint: keep both backward() calls (retain_graph=True on the first), or "
+                "call backward() once on z1 + z2.", formula=lambda x: 4 * x, tag="missing-path"),
+        Mistake("That is dz2/dx alone (4x³): the path through z1 is missing. Did you zero x.grad between "
+                "the two backward() calls? Here the two gradients must add up.", formula=lambda x: 4 * x**3,
+                tag="missing-path"),
+        repeated_backward("Your answer is a whole multiple of the right one: some gradient went into x.grad twice. "
+                          "Hint: call backward() once for z1 and once for z2, or once on their sum."),
     ]
     _check_points("total_grad", fn, points, lambda x: 4 * x + 4 * x**3, mistakes, must_pass,
                   "d(z1 + z2)/dx = 4x + 4x³",
                   "Return x.grad after the backward() calls (or the gradient as a number).")
-
-
-def _whole_multiple(got, expected):
-    nonzero = [(g, e) for g, e in zip(got, expected) if _abs(e) > 1e-9]
-    if not nonzero or not all(math.isfinite(g) for g in got):
-        return False
-    k = _round(nonzero[0][0] / nonzero[0][1])
-    return k >= 2 and all(close(g, k * e) for g, e in zip(got, expected))
 
 
 # ---- 3. Switching tracking off ----------------------------------------------------------------------
@@ -395,15 +339,15 @@ def _whole_multiple(got, expected):
 def check_predicted_grad_with_no_grad_and_detach(fn, must_pass=False):
     """Your prediction of x.grad for z = a·x + b·x, a made under no_grad, b from x.detach()."""
     _predicted_number("predicted_grad_with_no_grad_and_detach", fn, 10.0, [
-        _value("That is the gradient as if everything were tracked (3x² + 6x). But a was computed under "
-               "torch.no_grad() and b from x.detach(): to autograd they are the constants 4 and 6. "
-               "Hint: differentiate z = 4·x + 6·x.", 24.0),
-        _value("You treated b as a constant (right: detach() cuts it off), but a as tracked. A value "
-               "computed inside `with torch.no_grad():` is a constant too.", 16.0),
-        _value("You treated a as a constant (right: it was made under no_grad()), but b as tracked. "
-               "x.detach() is cut off from the graph, so b = x.detach() * 3 is a constant too.", 18.0),
-        _value("x itself is still tracked: z = a·x + b·x depends on x directly, through the factors x.",
-               0.0),
+        Mistake("That is the gradient as if everything were tracked (3x² + 6x). But a was computed under "
+                "torch.no_grad() and b from x.detach(): to autograd they are the constants 4 and 6. "
+                "Hint: differentiate z = 4·x + 6·x.", value=24.0),
+        Mistake("You treated b as a constant (right: detach() cuts it off), but a as tracked. A value "
+                "computed inside `with torch.no_grad():` is a constant too.", value=16.0),
+        Mistake("You treated a as a constant (right: it was made under no_grad()), but b as tracked. "
+                "x.detach() is cut off from the graph, so b = x.detach() * 3 is a constant too.", value=18.0),
+        Mistake("x itself is still tracked: z = a·x + b·x depends on x directly, through the factors x.",
+                value=0.0),
     ], must_pass)
 
 
@@ -443,7 +387,7 @@ def check_predicted_grad_with_integer_data(fn, must_pass=False):
             return ("you predict an error, but this runs. Only a tensor that REQUIRES grad must be floating "
                     "point; integer data can be used in a computation with one (w * counts is a float "
                     "tensor). Hint: d total/dw_i = counts_i.")
-        if _isinstance(got, (int, float)) and close(_float(got), 6.0):
+        if _is_number(got, 6.0):
             return ("you have one number, 6, but w.grad has one entry per entry of w: d total/dw_i = counts_i.")
         return None
 
@@ -465,8 +409,8 @@ def check_grad_of_squares(fn, points=SQUARES_POINTS, must_pass=False):
     for values in points:
         values = list(values)
         shown = _call_text(fn, [values])
-        got = _run(name, fn, (values,), must_pass)
-        if got is _FAILED:
+        ok, got = _run(name, fn, (values,), must_pass)
+        if not ok:
             return
         if got is None:
             verdict(name, False, f"{shown} returned None. The gradient lands in .grad of the leaf you "
@@ -499,7 +443,7 @@ def check_predicted_vjp(fn, must_pass=False):
     """Your prediction of v.grad after y.backward(gradient=u) for y = v², u = (1, 0, 10)."""
 
     def other(got):
-        if _isinstance(got, (int, float)) and close(_float(got), 62.0):
+        if _is_number(got, 62.0):
             return ("you have one number, 62 = 2 + 0 + 60: the sum over the outputs is right, but v.grad "
                     "keeps one entry per entry of v.")
         return None
@@ -538,9 +482,9 @@ def check_dz_dx_without_backward(fn, points=UNTOUCHED_POINTS, must_pass=False):
     """Your dz_dx_without_backward(x) against dz/dx = 4x, on an x whose .grad already holds 100
     (and must still hold 100 afterwards)."""
     mistakes = [
-        _formula(f"Your answer is {OLD_GRAD:g} + 4x: backward() ADDED dz/dx to the {OLD_GRAD:g} that x.grad "
-                 "already held, and changed the caller's x.grad on the way. Hint: torch.autograd.grad "
-                 "returns the gradient instead.", lambda x: OLD_GRAD + 4 * x, tag="accumulated-grad"),
+        Mistake(f"Your answer is {OLD_GRAD:g} + 4x: backward() ADDED dz/dx to the {OLD_GRAD:g} that x.grad "
+                "already held, and changed the caller's x.grad on the way. Hint: torch.autograd.grad "
+                "returns the gradient instead.", formula=lambda x: OLD_GRAD + 4 * x, tag="accumulated-grad"),
     ]
     _check_points(
         "dz_dx_without_backward", fn, points, lambda x: 4 * x, mistakes, must_pass, "dz/dx = 4x",

@@ -5,20 +5,26 @@ and the numbers of what you return with the right answer. When they differ it sa
 the likely mistake (wrong dtype, wrong shape, `*` instead of `@`, ...).
 """
 
-import builtins
-
 import torch
 
-from grading.student.checks import CheckFailed, call_student, expect_checks, verdict
-
-# Taken before any of your code runs, so the checks keep their own meaning of these names.
-_isinstance, _len, _float, _tuple = builtins.isinstance, builtins.len, builtins.float, builtins.tuple
-_Tensor, _allclose, _tensor, _float64 = torch.Tensor, torch.allclose, torch.tensor, torch.float64
+from grading.student.checks import (
+    CheckFailed,
+    _allclose,
+    _float,
+    _float64,
+    _isinstance,
+    _len,
+    _Tensor,
+    _tensor,
+    _tuple,
+    call_answer,
+    expect_checks,
+    verdict,
+)
 
 __all__ = ["show_tensors", "check_make_tensors", "check_bills", "check_center_rows", "check_trainable"]
 
 TOL = 1e-4
-NOT_ANSWERED = "not answered yet: replace `raise NotImplementedError()` with your code."
 
 
 # ---------------------------------------------------------------- a picture of tensors
@@ -99,21 +105,6 @@ def _same_numbers(got, expected):
 
 def _type_name(value):
     return "None" if value is None else type(value).__name__
-
-
-def _call(fn, args, shown_call, hint=None):
-    """Run your function; when it raises, a CheckFailed says what happened (and, from
-    `hint(error)`, what it likely means)."""
-    try:
-        return call_student(fn, *args)
-    except NotImplementedError:
-        raise CheckFailed(NOT_ANSWERED) from None
-    except Exception as error:  # your code failed: say how, never crash the check
-        message = f"{shown_call} raised {type(error).__name__}: {error}".rstrip()
-        extra = hint(error) if hint else None
-        if extra:
-            message += ("" if message.endswith((".", "!", "?")) else ".") + " " + extra
-        raise CheckFailed(message) from None
 
 
 def _not_a_tensor(what, value):
@@ -240,7 +231,7 @@ def _tensor_problems(label, got, values):
 
 
 def _make_tensors_problem(fn):
-    result = _call(fn, (), "make_tensors()")
+    result = call_answer(fn, (), "make_tensors()")
     if result is None:
         return "make_tensors() returned None: did you forget the `return` line?", ""
     if _isinstance(result, _Tensor) or not _isinstance(result, (list, _tuple)) or _len(result) != 3:
@@ -273,15 +264,17 @@ def check_make_tensors(fn, must_pass=False):
 BILLS_CASES = [([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0]], [1.5, 2.0, 4.0])]
 
 
-def _bills_hint(error):
-    if "multiplied" in str(error) or "mismatch" in str(error) or "must match" in str(error):
-        return (
-            "Check the shapes and their order: quantities is (customers, items) and prices is (items,), "
-            "so quantities @ prices has one number per customer."
-        )
-    if "dtype" in str(error):
-        return "Both tensors hold floats here; did your code turn one of them into integers?"
-    return None
+# Errors PyTorch raises for the mistakes of this exercise: a piece of the message, and a hint.
+BILLS_SHAPES_HINT = (
+    "Check the shapes and their order: quantities is (customers, items) and prices is (items,), "
+    "so quantities @ prices has one number per customer."
+)
+BILLS_ERROR_HINTS = [
+    ("multiplied", BILLS_SHAPES_HINT),
+    ("mismatch", BILLS_SHAPES_HINT),
+    ("must match", BILLS_SHAPES_HINT),
+    ("dtype", "Both tensors hold floats here; did your code turn one of them into integers?"),
+]
 
 
 def _bills_problem(fn, cases):
@@ -289,7 +282,7 @@ def _bills_problem(fn, cases):
     results = []
     for q, p in tensors:
         shown = f"bills(quantities, prices) with quantities = {_show(q)} and prices = {_show(p)}"
-        result = _call(fn, (q.clone(), p.clone()), shown, _bills_hint)
+        result = call_answer(fn, (q.clone(), p.clone()), shown, BILLS_ERROR_HINTS)
         wrong_type = _not_a_tensor("the result of bills(quantities, prices)", result)
         if wrong_type:
             return wrong_type, ""
@@ -340,15 +333,17 @@ def check_bills(fn, cases=None, must_pass=False):
 CENTER_ROWS_CASES = [[[6.0, 8.0, 10.0], [1.0, 2.0, 3.0], [4.0, 4.0, 4.0]]]
 
 
-def _center_rows_hint(error):
-    if "must match the size" in str(error):
-        return (
-            "This is the broadcasting error of the buggy code: the vector of row means, shape (rows,), is lined "
-            "up with the last axis, the columns. Make it a column of shape (rows, 1) first."
-        )
-    if "invalid for input of size" in str(error):
-        return "Does your code assume a number of rows or columns? It must work for tables of any shape."
-    return None
+CENTER_ROWS_ERROR_HINTS = [
+    (
+        "must match the size",
+        "This is the broadcasting error of the buggy code: the vector of row means, shape (rows,), is lined "
+        "up with the last axis, the columns. Make it a column of shape (rows, 1) first.",
+    ),
+    (
+        "invalid for input of size",
+        "Does your code assume a number of rows or columns? It must work for tables of any shape.",
+    ),
+]
 
 
 def _center_rows_problem(fn, cases):
@@ -356,7 +351,7 @@ def _center_rows_problem(fn, cases):
     results = []
     for s in tables:
         shown = f"center_rows(scores) with scores = {_show(s)}, shape {_shape(s)},"
-        result = _call(fn, (s.clone(),), shown, _center_rows_hint)
+        result = call_answer(fn, (s.clone(),), shown, CENTER_ROWS_ERROR_HINTS)
         wrong_type = _not_a_tensor("the result of center_rows(scores)", result)
         if wrong_type:
             return wrong_type, ""
@@ -410,13 +405,13 @@ def check_center_rows(fn, cases=None, must_pass=False):
 TRAINABLE_CASES = [[1, 2, 3], [0.5, 2.0]]
 
 
-def _trainable_hint(error):
-    if "floating point" in str(error):
-        return (
-            "The values are whole numbers, so torch.tensor made an integer tensor, and integers cannot "
-            "require gradients. Ask for floats when you create it: dtype=torch.float32."
-        )
-    return None
+TRAINABLE_ERROR_HINTS = [
+    (
+        "floating point",
+        "The values are whole numbers, so torch.tensor made an integer tensor, and integers cannot "
+        "require gradients. Ask for floats when you create it: dtype=torch.float32.",
+    ),
+]
 
 
 def _trainable_case_problem(values, got):
@@ -453,7 +448,7 @@ def _trainable_case_problem(values, got):
 
 def _trainable_problem(fn, cases):
     for values in cases:
-        got = _call(fn, (list(values),), f"trainable({values})", _trainable_hint)
+        got = call_answer(fn, (list(values),), f"trainable({values})", TRAINABLE_ERROR_HINTS)
         problem = _trainable_case_problem(values, got)
         if problem:
             return problem, ""
