@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 from jupyter_core.utils import run_sync
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
@@ -157,13 +157,18 @@ class Grader:
         try:
             nb, resources = execute(nb, resources)
             laps("cells")
-        except (DeadKernelError, TemplateGone, RuntimeError) as error:
+        except (DeadKernelError, TemplateGone, CellTimeoutError, RuntimeError) as error:
             if expired.is_set():
                 flags.append("timeout")
                 notes.append(f"the notebook ran out of time ({self.timeout:g} s); later cells did not run")
+            elif isinstance(error, CellTimeoutError):  # interrupted, it still did not stop: killed
+                flags.append("timeout")
+                notes.append(
+                    f"a cell ran past {self.cell_timeout:g} s and ignored the interrupt; later cells did not run"
+                )
             else:
                 flags.append("kernel-died")
-                notes.append(f"the kernel died ({type(error).__name__}); later cells did not run")
+                notes.append(f"the kernel died ({type(error).__name__}: {error}); later cells did not run")
         finally:
             watchdog.cancel()
             if execute.kc is not None:

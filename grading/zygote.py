@@ -23,9 +23,10 @@ import select
 import shutil
 import signal
 import sys
+import time
 import traceback
 
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
 START_TIMEOUT = 60  # seconds for a forked kernel to bind its sockets
 LIMITS = {
     "cpu_seconds": resource.RLIMIT_CPU,
@@ -166,19 +167,29 @@ def leftovers(children: dict, sandboxed: bool) -> list[int]:
     return [p for p in pids if p in children or session_of(p) in children]
 
 
+def reap() -> None:
+    """Collect every child that has ended: the template is the subreaper of what kernels start,
+    and a process that ended but is not collected still counts against the process cap."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def reset(children: dict, sandboxed: bool, scratch: list[str]) -> None:
-    """Kill every process a kernel left, then wipe the scratch folders."""
-    for _ in range(100):
-        others = leftovers(children, sandboxed)
-        if not others:
-            break
+    """Kill every process a kernel left and collect them, then wipe the scratch folders."""
+    deadline = time.monotonic() + 10
+    while (others := leftovers(children, sandboxed)) and time.monotonic() < deadline:
         for pid in others:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for pid in list(children):
-            poll(pid, children)
+        time.sleep(0.002)
+        reap()
     children.clear()
     for folder in scratch:
         for entry in os.listdir(folder):
@@ -199,6 +210,7 @@ def serve() -> None:
         # Set here, inside the sandbox's user namespace, the cap counts this sandbox's tasks only.
         resource.setrlimit(resource.RLIMIT_NPROC, (args.processes, args.processes))
     libc.prctl(PR_SET_DUMPABLE, 0)  # kernels run as the same user: no ptrace, no /proc/<pid>/fd
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # what kernels start and leave behind becomes ours to collect
     preload()
     children: dict[int, int | None] = {}
     replies = os.fdopen(os.dup(1), "w", buffering=1)
