@@ -90,14 +90,6 @@ def recall(out: Path, state: State) -> dict[str, HandIn]:
     }
 
 
-def build_course(out: Path) -> Path:
-    """OUT/course, built afresh: the nbgrader course folder (source, release, gradebook)."""
-    course_dir = out / "course"
-    shutil.rmtree(course_dir, ignore_errors=True)
-    release.build_course(course_dir)
-    return course_dir
-
-
 # The worker side. A worker starts its kernel template at once (that takes seconds, while the
 # coordinator builds the course), and reads the course when its first hand-in arrives.
 _worker: dict = {}

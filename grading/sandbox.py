@@ -146,11 +146,11 @@ class Sandbox:
         scratch = "/tmp"
         argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
         argv += _system_binds()
-        for source, dest, kind in binds:
-            argv += [kind, source, dest]
         argv += ["--proc", "/proc", "--dev", "/dev"]
         argv += ["--size", str(self.limits.scratch_bytes), "--tmpfs", "/tmp"]
         argv += ["--size", str(self.limits.scratch_bytes // 4), "--tmpfs", "/dev/shm"]
+        for source, dest, kind in binds:  # after /tmp: a Python may live under /tmp (a clone in CI)
+            argv += [kind, source, dest]
         argv += ["--remount-ro", "/", "--clearenv", "--chdir", scratch]
         for key, value in kernel_environment(scratch).items():
             argv += ["--setenv", key, value]

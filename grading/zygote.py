@@ -20,7 +20,6 @@ import os
 import random
 import resource
 import select
-import shutil
 import signal
 import sys
 import time
@@ -192,12 +191,24 @@ def reset(children: dict, sandboxed: bool, scratch: list[str]) -> None:
         reap()
     children.clear()
     for folder in scratch:
-        for entry in os.listdir(folder):
-            path = os.path.join(folder, entry)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                os.unlink(path)
+        wipe(folder)
+
+
+def wipe(folder: str) -> None:
+    """Empty a folder, staying on its file system: what the sandbox mounted inside it (Python,
+    when it lives under /tmp) is left alone."""
+    device = os.lstat(folder).st_dev
+    for entry in os.scandir(folder):
+        if entry.stat(follow_symlinks=False).st_dev != device:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            wipe(entry.path)
+            try:
+                os.rmdir(entry.path)
+            except OSError:  # it holds a mount point
+                pass
+        else:
+            os.unlink(entry.path)
 
 
 def serve() -> None:
