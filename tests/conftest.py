@@ -3,7 +3,6 @@ and what the tests of the checks share: reading a message's misconception tags, 
 a failing check must say and must not do."""
 
 import itertools
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +12,8 @@ import pytest
 from nbformat import NotebookNode
 
 from grading import course, release
+from grading.execute import MISCONCEPTION, visible_text
 from grading.student.checks import CheckFailed
-
-MISCONCEPTION = re.compile(r"\[misconception: ([\w-]+)\]")
 
 
 @dataclass
@@ -39,19 +37,7 @@ class Graded:
         return sum(c.max_score for c in self.cells.values())
 
     def misconceptions(self, grade_id: str) -> set[str]:
-        return set(MISCONCEPTION.findall(self.cells[grade_id].text))
-
-
-def cell_text(cell: NotebookNode) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        if output.output_type == "stream":
-            parts.append(output.text)
-        elif output.output_type == "error":
-            parts.append(f"{output.ename}: {output.evalue}")
-        elif "text/plain" in output.get("data", {}):
-            parts.append(output.data["text/plain"])
-    return "".join(parts)
+        return tags(self.cells[grade_id].text)
 
 
 def tags(text: str) -> set[str]:
@@ -130,7 +116,7 @@ def plain_autograde(course_dir):
                 meta = cell.metadata.get("nbgrader", {})
                 if meta.get("grade") and cell.cell_type == "code":
                     grade = gb.find_grade(meta["grade_id"], name, name, student)
-                    cells[meta["grade_id"]] = GradedCell(grade.score, grade.max_score, cell_text(cell))
+                    cells[meta["grade_id"]] = GradedCell(grade.score, grade.max_score, visible_text(cell))
         return Graded(graded, cells)
 
     return run
