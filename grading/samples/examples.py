@@ -37,8 +37,8 @@ def right(name: str) -> Sample:
 
 
 def misconceptions(name: str) -> Sample:
-    """The sample whose mistakes carry the most misconception tags."""
-    return max(samples(name), key=lambda s: sum(tag is not None for tag in s.fails.values()))
+    """The sample whose mistakes carry the most misconception tags (then: the most mistakes)."""
+    return max(samples(name), key=lambda s: (sum(tag is not None for tag in s.fails.values()), len(s.fails)))
 
 
 def notebook(name: str, sample: Sample, sources: dict, students: dict) -> NotebookNode:
