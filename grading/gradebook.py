@@ -43,10 +43,12 @@ class GradebookWriter:
     def __init__(self, course_dir: Path):
         self.course_dir = course_dir
         self.gradebook = Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", course.COURSE_ID)
-        # nbgrader commits after every cell; without waiting for the disk each time, recording a
-        # notebook takes milliseconds, not a tenth of a second. A crash loses only what OUT's
-        # state.json has not recorded either, and grading again rebuilds it.
+        # nbgrader commits after every cell. Without waiting for the disk, and with the rollback
+        # journal in memory, recording a notebook takes 40 ms instead of 140. The price: a crash
+        # in the middle of a commit can spoil gradebook.db; delete OUT/course and grade again,
+        # and every hand-in kept in OUT is graded afresh into a new one.
         self.gradebook.db.execute(text("PRAGMA synchronous = OFF"))
+        self.gradebook.db.execute(text("PRAGMA journal_mode = MEMORY"))
         self.save = SharedGradebookSaveAutoGrades(self.gradebook)
 
     def close(self) -> None:
