@@ -71,6 +71,37 @@ def preload() -> None:
             pass
 
 
+def warm_up() -> None:
+    """Do once, here, what every notebook's first cells would do in each kernel: the first use of
+    a torch operation, of autograd, of a loss and an optimizer, of a matplotlib figure with text
+    (fonts are loaded on first use) each cost milliseconds to hundreds of them. With one thread
+    torch never starts OpenMP's pool, so every operation runs inline and forking stays safe."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    torch.set_num_threads(1)
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    loss = ((x @ x.T).sum() + (x * 2).mean() - x.reshape(-1)[1:].tanh().sum()) ** 2
+    torch.autograd.grad(loss, x, retain_graph=True)
+    loss.backward()
+    repr(x), repr(x.grad), x.detach().numpy(), x.tolist()
+    model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for criterion in (torch.nn.BCEWithLogitsLoss(), torch.nn.MSELoss()):
+        optimizer.zero_grad()
+        criterion(model(x.detach()).squeeze(1), torch.tensor([0.0, 1.0])).backward()
+        optimizer.step()
+    with torch.no_grad():
+        model(x)
+    figure, axes = plt.subplots(1, 2)
+    axes[0].plot([0, 1], [0, 1], label="warm")
+    axes[1].scatter([0, 1], [1, 0])
+    axes[0].legend()
+    axes[0].set(title="warm", xlabel="x", ylabel="y")
+    figure.canvas.draw()  # Agg, in memory: loads the fonts
+    plt.close("all")
+
+
 def child(connection: dict, limits: dict, arguments: list[str], scratch: str, ready_fd: int) -> None:
     """Become a kernel: a fresh session, fresh random state, limits, then ipykernel's own app."""
     os.setsid()
@@ -223,6 +254,7 @@ def serve() -> None:
     libc.prctl(PR_SET_DUMPABLE, 0)  # kernels run as the same user: no ptrace, no /proc/<pid>/fd
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # what kernels start and leave behind becomes ours to collect
     preload()
+    warm_up()
     children: dict[int, int | None] = {}
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(os.open("/dev/null", os.O_WRONLY), 1)  # stray prints must not corrupt the protocol

@@ -48,7 +48,7 @@ def plot_line_fit(x, y, w, b, losses, truth=None):
     (and the true line, when `truth` = (slope, intercept) is given)."""
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
     left.plot(range(1, _len(losses) + 1), [_float(v) for v in losses])
     left.set_yscale("log")
     left.set(xlabel="step", ylabel="loss (log scale)", title="loss curve")
@@ -61,7 +61,6 @@ def plot_line_fit(x, y, w, b, losses, truth=None):
                    label=f"truth: y = {truth[0]:g}·x + {truth[1]:g}")
     right.set(xlabel="x", ylabel="y", title="fitted line")
     right.legend(fontsize=8)
-    plt.tight_layout()
     plt.show()
 
 
@@ -70,7 +69,9 @@ def plot_steps_on_parabola(learning_rates, steps=6, start=1.0):
     step lands, and the loss along the way."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, _len(learning_rates), figsize=(3.3 * _len(learning_rates), 3), sharey=True)
+    fig, axes = plt.subplots(
+        1, _len(learning_rates), figsize=(3.3 * _len(learning_rates), 3), sharey=True, layout="constrained"
+    )
     axes = axes if _len(learning_rates) > 1 else [axes]
     grid = [-2 + 4 * i / 200 for i in range(201)]
     for ax, lr in zip(axes, learning_rates):
@@ -83,7 +84,6 @@ def plot_steps_on_parabola(learning_rates, steps=6, start=1.0):
         ax.annotate("start", (start, start * start), textcoords="offset points", xytext=(-10, 8), fontsize=8)
         ax.set(title=f"lr = {lr:g}", xlabel="θ", xlim=(-2, 2), ylim=(-0.1, 4))
     axes[0].set_ylabel("L(θ) = θ²")
-    plt.tight_layout()
     plt.show()
 
 
@@ -93,7 +93,7 @@ def plot_decision_boundary(model, X, y, title="", losses=None):
     import matplotlib.pyplot as plt
 
     panels = 2 if losses is not None else 1
-    fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels + 0.5, 4))
+    fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels + 0.5, 4), layout="constrained")
     axes = list(axes) if panels > 1 else [axes]
     if losses is not None:
         axes[0].plot(range(1, _len(losses) + 1), [_float(v) for v in losses])
@@ -112,7 +112,6 @@ def plot_decision_boundary(model, X, y, title="", losses=None):
         ax.scatter(X[chosen, 0], X[chosen, 1], s=10, color=colour, label=name)
     ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", title=title or "decision boundary")
     ax.legend(fontsize=8, loc="upper right")
-    plt.tight_layout()
     plt.show()
 
 

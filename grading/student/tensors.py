@@ -55,7 +55,7 @@ def show_tensors(**tensors):
     height = max(g.shape[0] for _, _, g in grids)
     fig, axes = plt.subplots(
         1, _len(grids), figsize=(0.7 * sum(widths) + 1.2 * _len(grids), 0.7 * height + 0.9),
-        gridspec_kw={"width_ratios": widths}, squeeze=False,
+        gridspec_kw={"width_ratios": widths}, squeeze=False, layout="constrained",
     )
     colours = ["#cfe3f7", "#fde2c4", "#d5f0d0", "#eadcf5"]
     for k, (ax, (name, t, grid)) in enumerate(zip(axes[0], grids)):
@@ -69,7 +69,6 @@ def show_tensors(**tensors):
         ax.set_aspect("equal")
         ax.axis("off")
         ax.set_title(f"{name}\nshape {_tuple(t.shape)}", fontsize=10)
-    plt.tight_layout()
     plt.show()
 
 
