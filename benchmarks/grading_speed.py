@@ -67,7 +67,7 @@ class PeakMemory:
         return tree
 
     def _sample(self) -> None:
-        while not self._stop.wait(0.1):
+        while not self._stop.wait(1.0):  # reading smaps costs CPU: not more often
             total = 0
             for pid in self._tree():
                 try:
