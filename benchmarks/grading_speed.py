@@ -137,8 +137,8 @@ def breakdown(handins: Path, work: Path) -> None:
     from jupyter_client.manager import start_new_kernel
 
     from grading import execute, sandbox
-    from grading.kernels import Zygote
     from grading.records import HandIn
+    from grading.template import Zygote
 
     name = course.notebook_names()[1]
     path = next(handins.iterdir()) / f"{name}.ipynb"

@@ -44,7 +44,7 @@ class Progress:
 
 
 def grade_command(args: argparse.Namespace) -> int:
-    from grading import grade, report
+    from grading import grade
 
     outcome = grade.grade(
         Path(args.submissions),
@@ -55,6 +55,8 @@ def grade_command(args: argparse.Namespace) -> int:
         cell_timeout=args.cell_timeout,
         on_progress=Progress(),
     )
+    from grading import report  # after grading: matplotlib takes a second to import
+
     if outcome.warning:
         print(f"WARNING: {outcome.warning}", file=sys.stderr)
     print(report.summary_text(outcome.results, outcome.strays))

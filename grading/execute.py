@@ -22,9 +22,10 @@ from nbgrader.preprocessors import Execute
 from traitlets.config import Config
 
 from grading import autograde, course, feedback, integrity, release
-from grading.kernels import TemplateGone, TemplateKernelManager, Zygote, zmq_context
+from grading.kernels import TemplateKernelManager, zmq_context
 from grading.normalize import Unreadable, normalize
 from grading.records import ERROR, GRADED, UNREADABLE, CellResult, HandIn, Result
+from grading.template import TemplateGone, Zygote
 
 MISCONCEPTION = re.compile(r"\[misconception: ([\w-]+)\]")
 

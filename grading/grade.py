@@ -15,12 +15,13 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from multiprocessing.queues import SimpleQueue
 from pathlib import Path
 
-from grading import course, execute, gradebook, release, report, sandbox
+from grading import course, sandbox
 from grading.collect import collect
-from grading.kernels import Zygote
 from grading.records import ERROR, MISSING, HandIn, Result, Stray
+from grading.template import Zygote
 
 STATE = "state.json"
 
@@ -90,20 +91,23 @@ def recall(out: Path, state: State) -> dict[str, HandIn]:
     }
 
 
-# The worker side. A worker starts its kernel template at once (that takes seconds, while the
-# coordinator builds the course), and reads the course when its first hand-in arrives.
+# The worker side. A worker adopts one of the kernel templates the coordinator launched (or, when
+# it replaces a worker that died, starts its own), and reads the course with its first hand-in.
 _worker: dict = {}
 
 
-def _start_worker(course_dir: Path, box: sandbox.Sandbox, timeout: float, cell_timeout: float | None) -> None:
-    zygote = Zygote(box)
-    multiprocessing.util.Finalize(zygote, zygote.remove, exitpriority=10)
-    zygote.start()
+def _start_worker(
+    course_dir: Path, templates: list[Zygote], unused: SimpleQueue, timeout: float, cell_timeout: float | None
+) -> None:
+    zygote = templates[unused.get()] if not unused.empty() else Zygote(templates[0].sandbox)
     _worker.update(course_dir=course_dir, zygote=zygote, timeouts=(timeout, cell_timeout))
 
 
-def _grade_in_worker(handin: HandIn) -> tuple[HandIn, execute.Graded]:
+def _grade_in_worker(handin: HandIn):
+    from grading import execute  # imported by the coordinator before the fork: no cost
+
     if "grader" not in _worker:
+        _worker["zygote"].ensure_running()
         course_state = execute.load_course(_worker["course_dir"])
         _worker["grader"] = execute.Grader(course_state, _worker["zygote"], *_worker["timeouts"])
     return handin, _worker["grader"].grade(handin)
@@ -149,43 +153,55 @@ def grade(
     if not submissions.exists():
         raise FileNotFoundError(f"no such folder or zip: {submissions}")
     box, warning = sandbox.choose(sandbox_mode)
-    out.mkdir(parents=True, exist_ok=True)
-    state = State.load(out)
-    course_print = course_fingerprint()
-    course_dir = out / "course"
-    rebuild = state.course != course_print or not (course_dir / "gradebook.db").exists()
-    if rebuild:  # every earlier result was graded against another course
-        state.results, state.course = {}, course_print
+    # The templates import torch & co. for seconds: launch them first, and do the rest meanwhile.
+    templates = [Zygote(box) for _ in range(max(1, workers))]
+    for template in templates:
+        template.launch()
+    try:
+        # nbgrader, nbclient and matplotlib take seconds to import: here, while the templates start.
+        from grading import execute, gradebook, release, report
 
-    collection = collect(submissions, course.notebook_names())
-    handins = recall(out, state) | {key(h.student, h.notebook): h for h in collection.handins}
-    state.students = sorted(set(state.students) | set(collection.students))
-    strays = {s["source"]: s for s in state.strays} | {s.source: asdict(s) for s in collection.strays}
-    state.strays = [strays[source] for source in sorted(strays)]
-    todo = [
-        h
-        for k, h in sorted(handins.items())
-        if state.results.get(k, {}).get("fingerprint") != fingerprint(h, course_print)
-    ]
-
-    context = multiprocessing.get_context("fork")  # workers inherit the imported modules: no start-up cost
-    size = max(1, min(workers, len(todo)))
-    with context.Pool(size, _start_worker, (course_dir, box, timeout, cell_timeout)) as pool:
-        if rebuild:  # while the workers' kernel templates start
+        out.mkdir(parents=True, exist_ok=True)
+        state = State.load(out)
+        course_print = course_fingerprint()
+        course_dir = out / "course"
+        rebuild = state.course != course_print or not (course_dir / "gradebook.db").exists()
+        if rebuild:  # every earlier result was graded against another course
+            state.results, state.course = {}, course_print
             shutil.rmtree(course_dir, ignore_errors=True)
             release.build_course(course_dir)
-        writer = gradebook.GradebookWriter(course_dir)
-        progress = Progress(todo, on_progress)
-        try:
-            for handin, graded in pool.imap_unordered(_grade_in_worker, todo):
-                keep(out, state, writer, handin, graded, course_print)
-                progress(handin)
-                if progress.done % 50 == 0:
-                    state.save(out)
-            writer.export(out / "nbgrader-export.csv")
-        finally:
-            writer.close()
-            state.save(out)
+
+        collection = collect(submissions, course.notebook_names())
+        handins = recall(out, state) | {key(h.student, h.notebook): h for h in collection.handins}
+        state.students = sorted(set(state.students) | set(collection.students))
+        strays = {s["source"]: s for s in state.strays} | {s.source: asdict(s) for s in collection.strays}
+        state.strays = [strays[source] for source in sorted(strays)]
+        todo = [
+            h
+            for k, h in sorted(handins.items())
+            if state.results.get(k, {}).get("fingerprint") != fingerprint(h, course_print)
+        ]
+        context = multiprocessing.get_context("fork")  # workers inherit the imported modules: no start-up cost
+        size = max(1, min(len(templates), len(todo)))
+        unused = context.SimpleQueue()  # which templates no worker has adopted yet
+        for index in range(size):
+            unused.put(index)
+        with context.Pool(size, _start_worker, (course_dir, templates, unused, timeout, cell_timeout)) as pool:
+            writer = gradebook.GradebookWriter(course_dir)
+            progress = Progress(todo, on_progress)
+            try:
+                for handin, graded in pool.imap_unordered(_grade_in_worker, todo):
+                    keep(out, state, writer, handin, graded, course_print)
+                    progress(handin)
+                    if progress.done % 50 == 0:
+                        state.save(out)
+                writer.export(out / "nbgrader-export.csv")
+            finally:
+                writer.close()
+                state.save(out)
+    finally:
+        for template in templates:
+            template.remove()
 
     results = rows(state, execute.max_scores(course_dir))
     stray_records = [Stray(**s) for s in state.strays]
@@ -194,7 +210,7 @@ def grade(
     return Outcome(results, stray_records, len(todo), time.monotonic() - started, warning)
 
 
-def keep(out: Path, state: State, writer: gradebook.GradebookWriter, handin: HandIn, graded, course_print: str) -> None:
+def keep(out: Path, state: State, writer, handin: HandIn, graded, course_print: str) -> None:
     """Store one worker's result: the hand-in, the gradebook, the feedback page, the state."""
     result = graded.result
     if result.status != ERROR:  # a grader failure is tried again next time

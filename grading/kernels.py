@@ -1,22 +1,14 @@
 """Kernels forked from a warm template, driven through jupyter_client's own kernel manager.
 
-`Zygote` is the grader's handle on one template process (zygote.py, usually in the sandbox).
 `TemplateKernelManager` is a jupyter_client `AsyncKernelManager` whose provisioner asks the
 template for a kernel instead of starting a process, so nbclient and nbgrader drive it as usual.
 The kernel talks over IPC sockets in a folder that both sides see: the sandbox has no network.
 """
 
 import asyncio
-import json
-import select
-import shutil
 import signal
-import subprocess
-import tempfile
-import threading
 import time
 import uuid
-from pathlib import Path
 from queue import Empty
 from typing import Any
 
@@ -27,10 +19,8 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import KernelProvisionerBase
 from traitlets import Any as AnyTrait
 
-from grading.sandbox import Sandbox
+from grading.template import START_TIMEOUT, Zygote
 
-START_TIMEOUT = 180  # seconds for the template to import torch & co. on a busy machine
-REQUEST_TIMEOUT = 90  # seconds for one request (a spawn waits for the kernel's sockets)
 # Every kernel gets the same socket names: a fresh, emptied folder for each notebook.
 PORTS = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
 
@@ -43,96 +33,6 @@ KERNEL_ARGUMENTS = [
     # change a grade, and drawing them was a third of the kernel's time.
     "--DisplayFormatter.active_types=['text/plain']",
 ]
-
-
-class TemplateGone(RuntimeError):
-    """The template process died (a kernel may have killed it) or stopped answering."""
-
-
-class Zygote:
-    """One kernel template. Thread-safe: the watchdog that enforces the notebook's time limit
-    talks to it from another thread."""
-
-    def __init__(self, sandbox: Sandbox):
-        self.sandbox = sandbox
-        self.workdir = Path(tempfile.mkdtemp(prefix="grading-kernels-"))
-        self.workdir.chmod(0o755)  # the sandbox's unprivileged user must reach the sockets
-        self.runtime = self.workdir / "run"
-        self.process: subprocess.Popen | None = None
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        self.runtime.mkdir(exist_ok=True)
-        (self.workdir / "scratch").mkdir(exist_ok=True)
-        self.process = self.sandbox.zygote_process(self.runtime, self.workdir / "scratch")
-        if self._read(START_TIMEOUT).get("ready") is not True:
-            raise TemplateGone("the kernel template did not start")
-
-    def ensure_running(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            self.close()
-            self.start()
-
-    def _read(self, timeout: float) -> dict:
-        assert self.process and self.process.stdout
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        line = self.process.stdout.readline() if ready else b""
-        if not line:
-            raise TemplateGone("the kernel template stopped answering")
-        return json.loads(line)
-
-    def request(self, timeout: float = REQUEST_TIMEOUT, **message: Any) -> dict:
-        with self._lock:
-            if self.process is None or self.process.poll() is not None:
-                raise TemplateGone("the kernel template is not running")
-            try:
-                assert self.process.stdin
-                self.process.stdin.write(json.dumps(message).encode() + b"\n")
-                self.process.stdin.flush()
-            except BrokenPipeError as error:
-                raise TemplateGone("the kernel template is not running") from error
-            reply = self._read(timeout)
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
-        return reply
-
-    def spawn(self, connection: dict, limits: dict, arguments: list[str]) -> int:
-        return self.request(op="spawn", connection=connection, limits=limits, arguments=arguments)["pid"]
-
-    def poll(self, pid: int) -> int | None:
-        try:
-            return self.request(op="poll", pid=pid)["exit"]
-        except TemplateGone:
-            return -signal.SIGKILL
-
-    def signal(self, pid: int, signum: int) -> None:
-        try:
-            self.request(op="signal", pid=pid, signal=int(signum))
-        except TemplateGone:
-            pass
-
-    def reset(self) -> None:
-        """Between notebooks: no process of the last kernel survives, no file it wrote remains."""
-        try:
-            self.request(op="reset")
-        except TemplateGone:
-            self.close()
-        for entry in self.runtime.iterdir() if self.runtime.exists() else ():
-            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-
-    def close(self) -> None:
-        if self.process is not None:
-            if self.process.poll() is None:
-                self.process.kill()
-            self.process.wait()
-            for pipe in (self.process.stdin, self.process.stdout):
-                if pipe:
-                    pipe.close()
-            self.process = None
-
-    def remove(self) -> None:
-        self.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class TemplateProvisioner(KernelProvisionerBase):

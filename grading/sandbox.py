@@ -113,9 +113,10 @@ class Sandbox:
         """The path at which kernels see the sockets folder."""
         return RUNTIME_INSIDE if self.enabled else str(runtime_dir)
 
-    def zygote_process(self, runtime_dir: Path, scratch_dir: Path) -> subprocess.Popen:
-        """Start the kernel template. `runtime_dir` holds the kernels' sockets and is seen by both
-        sides; `scratch_dir` is the kernels' scratch when there is no sandbox."""
+    def zygote_process(self, work: Path, runtime_dir: Path, scratch_dir: Path) -> subprocess.Popen:
+        """Start the kernel template. `work` is the caller's folder (removed with it); `runtime_dir`
+        holds the kernels' sockets and is seen by both sides; `scratch_dir` is the kernels' scratch
+        when there is no sandbox."""
         pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
         if not self.enabled:
             scratch = str(scratch_dir)
@@ -123,23 +124,23 @@ class Sandbox:
             return subprocess.Popen(argv, env=kernel_environment(scratch), cwd=scratch, **pipes)
         program = [sys.executable, ZYGOTE_INSIDE, "--scratch", "/tmp", "--scratch", "/dev/shm"]
         program += ["--sandboxed", "--processes", str(self.limits.processes)]
-        argv, preexec = self._bwrap(runtime_dir, program)
+        argv, preexec = self._bwrap(work, runtime_dir, program)
         return subprocess.Popen(argv, preexec_fn=preexec, **pipes)
 
-    def _bwrap(self, runtime_dir: Path, program: list[str]) -> tuple[list[str], object]:
+    def _bwrap(self, work: Path, runtime_dir: Path, program: list[str]) -> tuple[list[str], object]:
         python_roots = sorted({sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)})
         binds = [(root, root, "--ro-bind") for root in python_roots]
         binds += [(str(ZYGOTE), ZYGOTE_INSIDE, "--ro-bind"), (str(runtime_dir), RUNTIME_INSIDE, "--bind")]
         preexec, stage = None, []
         if os.geteuid() == 0:
             # Root's paths may be out of the unprivileged user's reach: stage them (see module doc).
-            stage_root = Path(tempfile.mkdtemp(prefix="grading-stage-"))
-            stage_root.chmod(0o755)
+            stage_root = work / "stage"
+            stage_root.mkdir(mode=0o755, exist_ok=True)
             os.chown(runtime_dir, SANDBOX_UID, SANDBOX_UID)
             staged_binds = []
             for i, (source, dest, kind) in enumerate(binds):
                 staged = stage_root / str(i)
-                staged.touch() if Path(source).is_file() else staged.mkdir()
+                staged.touch() if Path(source).is_file() else staged.mkdir(exist_ok=True)
                 stage.append((source, str(staged)))
                 staged_binds.append((str(staged), dest, kind))
             binds, preexec = staged_binds, _drop_root(stage)
@@ -161,8 +162,13 @@ def bubblewrap_works() -> str | None:
     """None when a sandboxed Python starts here; otherwise why not, in one line."""
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
-    with tempfile.TemporaryDirectory() as runtime:
-        argv, preexec = Sandbox(True)._bwrap(Path(runtime), [sys.executable, "-c", "import ipykernel"])
+    # Python starts and finds ipykernel (without importing it: that takes a third of a second).
+    probe = [sys.executable, "-c", "import importlib.util as u, sys; sys.exit(u.find_spec('ipykernel') is None)"]
+    with tempfile.TemporaryDirectory() as work:
+        os.chmod(work, 0o755)
+        runtime = Path(work) / "run"
+        runtime.mkdir()
+        argv, preexec = Sandbox(True)._bwrap(Path(work), runtime, probe)
         try:
             run = subprocess.run(argv, preexec_fn=preexec, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.SubprocessError) as error:

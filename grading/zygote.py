@@ -24,6 +24,7 @@ import signal
 import sys
 import time
 import traceback
+import zlib
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
 START_TIMEOUT = 60  # seconds for a forked kernel to bind its sockets
@@ -46,6 +47,7 @@ def preload() -> None:
     import sqlite3  # noqa: F401
 
     import ipykernel.comm  # noqa: F401
+    import ipykernel.compiler
     import ipykernel.debugger  # noqa: F401
     import ipykernel.ipkernel  # noqa: F401
     import ipykernel.kernelapp  # noqa: F401
@@ -63,6 +65,10 @@ def preload() -> None:
     import torch._dynamo  # noqa: F401  (what the first optimizer a notebook makes imports: 2.5 s)
     import torch.optim  # noqa: F401
     import tornado.platform.asyncio  # noqa: F401
+
+    # ipykernel names each cell's code after a hash computed in pure Python: 15 ms for the long
+    # helpers cell. Any hash that tells the cells apart does.
+    ipykernel.compiler.murmur2_x86 = lambda data, seed: zlib.crc32(data.encode(), seed)
 
     for optional in ("graphviz", "torchviz"):
         try:

@@ -127,8 +127,8 @@ def autograde(course_dir):
     """autograde(name, nb) -> Graded: the grader's autograde of one hand-in of notebook `name`
     (nbgrader's preprocessors, a kernel forked from the template, in the sandbox)."""
     from grading import execute, sandbox
-    from grading.kernels import Zygote
     from grading.records import HandIn
+    from grading.template import Zygote
 
     zygote = Zygote(sandbox.Sandbox(True))
     zygote.start()

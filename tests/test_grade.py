@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -184,6 +185,7 @@ def batch(tmp_path_factory, server):
     (submissions / "not-a-notebook" / f"{NB}.ipynb").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
 
     before = tree_hash(submissions)
+    temporary = set(Path(tempfile.gettempdir()).glob("grading-*"))
     outcome = grade.grade(
         submissions, out, workers=2, timeout=NOTEBOOK_TIMEOUT, cell_timeout=CELL_TIMEOUT, sandbox_mode="require"
     )
@@ -194,6 +196,7 @@ def batch(tmp_path_factory, server):
         "out": out,
         "submissions": submissions,
         "unchanged": before == tree_hash(submissions),
+        "left_behind": set(Path(tempfile.gettempdir()).glob("grading-*")) - temporary,
         "outside": outside,
         "connected": connected,
     }
@@ -241,6 +244,10 @@ def test_every_student_gets_a_row_for_every_notebook(batch):
 
 def test_hand_ins_are_never_modified(batch):
     assert batch["unchanged"]
+
+
+def test_grading_leaves_no_temporary_folders(batch):
+    assert batch["left_behind"] == set()
 
 
 @pytest.mark.parametrize("student", ["malformed", "zero-bytes", "not-a-notebook"])

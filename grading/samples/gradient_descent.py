@@ -19,7 +19,7 @@ SAMPLES = [
     return loss""",
             "best_learning_rate": """def best_learning_rate():
     return torch.tensor(0.5)""",
-            "train": """def train(model, X, y, steps=200, lr=1.0):
+            "train": """def train(model, X, y, steps=100, lr=2.0):
     losses = []
     for step in range(steps):
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(X).reshape(-1), y)
@@ -42,7 +42,7 @@ SAMPLES = [
         w.sub_(lr * dw)
         b.sub_(lr * db)
     return loss.item()""",
-            "train": """def train(model, X, y, steps=200, lr=1.0):
+            "train": """def train(model, X, y, steps=100, lr=2.0):
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = torch.nn.BCELoss()
     losses = []
@@ -68,7 +68,7 @@ SAMPLES = [
     return loss.item()""",
             "best_learning_rate": """def best_learning_rate():
     return 1.5""",
-            "train": """def train(model, X, y, steps=200, lr=1.0):
+            "train": """def train(model, X, y, steps=100, lr=2.0):
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     losses = []
@@ -98,7 +98,7 @@ SAMPLES = [
     return loss.item()""",
             "best_learning_rate": """def best_learning_rate():
     return 0.01""",
-            "train": """def train(model, X, y, steps=200, lr=1.0):
+            "train": """def train(model, X, y, steps=100, lr=2.0):
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     losses = []
@@ -123,7 +123,7 @@ SAMPLES = [
     return loss.item()""",
             "best_learning_rate": """def best_learning_rate():
     return 0.1""",
-            "train": """def train(model, X, y, steps=200, lr=1.0):
+            "train": """def train(model, X, y, steps=100, lr=2.0):
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     losses = []
@@ -149,7 +149,7 @@ SAMPLES = [
         w -= lr * w.grad
         b -= lr * b.grad
     return loss.item()""",
-            "train": """def train(model, X, y, steps=200, lr=1.0):
+            "train": """def train(model, X, y, steps=100, lr=2.0):
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     losses = []
     for step in range(steps):

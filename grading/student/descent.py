@@ -292,7 +292,7 @@ def check_best_learning_rate(fn, must_pass=False):
 
 # ---- Exercise 3: a training loop ------------------------------------------------------------------------
 
-TRAIN_STEPS, TRAIN_LR, LOSS_BOUND = 200, 1.0, 0.2
+TRAIN_STEPS, TRAIN_LR, LOSS_BOUND = 100, 2.0, 0.2
 
 
 def circle_data(seed, n=200):

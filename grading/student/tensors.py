@@ -43,6 +43,7 @@ def show_tensors(**tensors):
     """Draw each tensor (a scalar, vector or matrix) as a grid of boxes holding its numbers,
     titled with its name and shape, e.g. `show_tensors(v=v, M=M)`."""
     import matplotlib.pyplot as plt
+    from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
 
     grids = []
@@ -51,24 +52,26 @@ def show_tensors(**tensors):
         if t.ndim > 2:
             raise ValueError(f"show_tensors draws at most 2 axes; {name} has shape {_tuple(t.shape)}")
         grids.append((name, t, t.reshape(1, -1) if t.ndim < 2 else t))
+    gap = 1.2  # between two grids, in boxes
     widths = [max(g.shape[1], 1) for _, _, g in grids]
     height = max(g.shape[0] for _, _, g in grids)
-    fig, axes = plt.subplots(
-        1, _len(grids), figsize=(0.7 * sum(widths) + 1.2 * _len(grids), 0.7 * height + 0.9),
-        gridspec_kw={"width_ratios": widths}, squeeze=False, layout="constrained",
-    )
+    # One picture for all the grids: side by side, one box is one unit.
+    fig, ax = plt.subplots(figsize=(0.7 * (sum(widths) + gap * _len(grids)), 0.7 * height + 0.9))
     colours = ["#cfe3f7", "#fde2c4", "#d5f0d0", "#eadcf5"]
-    for k, (ax, (name, t, grid)) in enumerate(zip(axes[0], grids)):
+    left = 0.0
+    for k, ((name, t, grid), width) in enumerate(zip(grids, widths)):
         rows, cols = grid.shape
+        boxes = [Rectangle((left + j, -i - 1), 1, 1) for i in range(rows) for j in range(cols)]
+        ax.add_collection(PatchCollection(boxes, facecolor=colours[k % 4], edgecolor="black"))
         for i in range(rows):
             for j in range(cols):
-                ax.add_patch(Rectangle((j, -i - 1), 1, 1, facecolor=colours[k % 4], edgecolor="black"))
-                ax.text(j + 0.5, -i - 0.5, _number_text(grid[i, j].item()), ha="center", va="center")
-        ax.set_xlim(-0.05, max(cols, 1) + 0.05)
-        ax.set_ylim(-height - 0.05, 0.05)
-        ax.set_aspect("equal")
-        ax.axis("off")
-        ax.set_title(f"{name}\nshape {_tuple(t.shape)}", fontsize=10)
+                ax.text(left + j + 0.5, -i - 0.5, _number_text(grid[i, j].item()), ha="center", va="center")
+        ax.text(left + width / 2, 0.15, f"{name}\nshape {_tuple(t.shape)}", ha="center", va="bottom", fontsize=10)
+        left += width + gap
+    ax.set_xlim(-0.05, left - gap + 0.05)
+    ax.set_ylim(-height - 0.05, 1.1)
+    ax.set_aspect("equal")
+    ax.axis("off")
     plt.show()
 
 

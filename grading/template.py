@@ -1,0 +1,131 @@
+"""The grader's handle on one kernel template: a process (zygote.py, usually in the sandbox) that
+imports torch & co. once and forks a fresh kernel for every notebook.
+
+A template takes seconds to start, so the coordinator launches the templates first and its
+workers, forked later, each adopt one. Only the launching process can wait for a template, so
+whether a template still runs is judged by the protocol: a dead template stops answering.
+"""
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from grading.sandbox import Sandbox
+
+START_TIMEOUT = 180  # seconds for the template to import torch & co. on a busy machine
+REQUEST_TIMEOUT = 90  # seconds for one request (a spawn waits for the kernel's sockets)
+
+
+class TemplateGone(RuntimeError):
+    """The template process died (a kernel may have killed it) or stopped answering."""
+
+
+class Zygote:
+    """One kernel template. Thread-safe: the watchdog that enforces the notebook's time limit
+    talks to it from another thread."""
+
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+        self.workdir = Path(tempfile.mkdtemp(prefix="grading-kernels-"))
+        self.workdir.chmod(0o755)  # the sandbox's unprivileged user must reach the sockets
+        self.runtime = self.workdir / "run"
+        self.process: subprocess.Popen | None = None
+        self.ready = False
+        self.gone = False
+        self._lock = threading.Lock()
+
+    def launch(self) -> None:
+        """Start the process, without waiting for it to be ready."""
+        self.runtime.mkdir(exist_ok=True)
+        (self.workdir / "scratch").mkdir(exist_ok=True)
+        self.process = self.sandbox.zygote_process(self.workdir, self.runtime, self.workdir / "scratch")
+        self.ready, self.gone = False, False
+
+    def start(self) -> None:
+        self.launch()
+        self.ensure_running()
+
+    def ensure_running(self) -> None:
+        """Wait until the template is ready; start a new one when it is gone."""
+        if self.process is None or self.gone:
+            self.close()
+            self.launch()
+        if not self.ready:
+            if self._read(START_TIMEOUT).get("ready") is not True:
+                raise TemplateGone("the kernel template did not start")
+            self.ready = True
+
+    def _read(self, timeout: float) -> dict:
+        assert self.process and self.process.stdout
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else b""
+        if not line:
+            self.gone = True
+            raise TemplateGone("the kernel template stopped answering")
+        return json.loads(line)
+
+    def request(self, timeout: float = REQUEST_TIMEOUT, **message: Any) -> dict:
+        with self._lock:
+            if self.process is None or self.gone:
+                raise TemplateGone("the kernel template is not running")
+            try:
+                assert self.process.stdin
+                self.process.stdin.write(json.dumps(message).encode() + b"\n")
+                self.process.stdin.flush()
+            except BrokenPipeError as error:
+                self.gone = True
+                raise TemplateGone("the kernel template is not running") from error
+            reply = self._read(timeout)
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return reply
+
+    def spawn(self, connection: dict, limits: dict, arguments: list[str]) -> int:
+        return self.request(op="spawn", connection=connection, limits=limits, arguments=arguments)["pid"]
+
+    def poll(self, pid: int) -> int | None:
+        try:
+            return self.request(op="poll", pid=pid)["exit"]
+        except TemplateGone:
+            return -signal.SIGKILL
+
+    def signal(self, pid: int, signum: int) -> None:
+        try:
+            self.request(op="signal", pid=pid, signal=int(signum))
+        except TemplateGone:
+            pass
+
+    def reset(self) -> None:
+        """Between notebooks: no process of the last kernel survives, no file it wrote remains."""
+        try:
+            self.request(op="reset")
+        except TemplateGone:
+            self.close()
+        for entry in self.runtime.iterdir() if self.runtime.exists() else ():
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+
+    def close(self) -> None:
+        if self.process is not None:
+            # By pid: Popen.kill does nothing in a process that did not launch it. The pid cannot
+            # belong to another process yet: the launcher has not collected it.
+            try:
+                os.kill(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()  # returns at once in a process that did not launch it
+            for pipe in (self.process.stdin, self.process.stdout):
+                if pipe:
+                    pipe.close()
+            self.process = None
+        self.gone = True
+
+    def remove(self) -> None:
+        self.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
