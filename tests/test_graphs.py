@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import warnings
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -188,3 +189,34 @@ def test_notebook_runs_to_its_end_without_graphviz(name, sources, tmp_path):
         assert_explains_how_to_get_the_picture(text)
         assert not any("image/svg+xml" in o.get("data", {}) for o in cell.outputs)
     assert "Visible checks passed" in "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+
+
+DRAWINGS = """
+import torch
+from grading.student.descent import plot_decision_boundary
+from grading.student.graphs import draw_graph
+from grading.student.tensors import show_tensors
+
+x = torch.tensor(3.5, requires_grad=True)
+z = 2 * x**2 + 3
+z.backward()
+show_tensors(x=x)
+draw_graph(z, x=x, z=z)
+plot_decision_boundary(torch.nn.Linear(2, 1), torch.randn(5, 2), torch.ones(5))
+"""
+
+
+@pytest.mark.parametrize("text_only", [False, True])
+def test_drawing_helpers_draw_only_where_pictures_are_shown(text_only, tmp_path):
+    """In a kernel that keeps outputs as text only (the grader's), the helpers skip the drawing."""
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz is not installed here")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(DRAWINGS)])
+    arguments = ["--DisplayFormatter.active_types=['text/plain']"] if text_only else []
+    resources = {"metadata": {"path": str(tmp_path)}}
+    client = NotebookClient(nb, kernel_name="python3", timeout=120, extra_arguments=arguments, resources=resources)
+    client.execute(env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    outputs = nb.cells[0].outputs
+    assert not [o for o in outputs if o.output_type == "error"]
+    pictures = [o for o in outputs if {"image/png", "image/svg+xml"} & set(o.get("data", {}))]
+    assert (len(pictures), len(outputs)) == ((0, 0) if text_only else (3, 3))

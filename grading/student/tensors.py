@@ -19,6 +19,7 @@ from grading.student.checks import (
     _tuple,
     call_answer,
     expect_checks,
+    pictures_shown,
     verdict,
 )
 
@@ -42,6 +43,8 @@ def _number_text(value):
 def show_tensors(**tensors):
     """Draw each tensor (a scalar, vector or matrix) as a grid of boxes holding its numbers,
     titled with its name and shape, e.g. `show_tensors(v=v, M=M)`."""
+    if not pictures_shown():
+        return
     import matplotlib.pyplot as plt
     from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
