@@ -143,7 +143,7 @@ def breakdown(handins: Path, work: Path) -> None:
     name = course.notebook_names()[1]
     path = next(handins.iterdir()) / f"{name}.ipynb"
     started = time.monotonic()
-    km, kc = start_new_kernel(kernel_name="python3")
+    km, kc = start_new_kernel(kernel_name="python3", stderr=subprocess.DEVNULL)  # its TCP warning
     started_kernel = time.monotonic()
     kc.execute_interactive("import torch, matplotlib.pyplot", timeout=60)
     imported = time.monotonic()

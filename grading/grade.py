@@ -181,24 +181,28 @@ def grade(
             for k, h in sorted(handins.items())
             if state.results.get(k, {}).get("fingerprint") != fingerprint(h, course_print)
         ]
+        for template in templates[len(todo) :]:  # more templates than hand-ins to grade
+            template.remove()
+        needed = templates[: len(todo)]
         context = multiprocessing.get_context("fork")  # workers inherit the imported modules: no start-up cost
-        size = max(1, min(len(templates), len(todo)))
         unused = context.SimpleQueue()  # which templates no worker has adopted yet
-        for index in range(size):
+        for index in range(len(needed)):
             unused.put(index)
-        with context.Pool(size, _start_worker, (course_dir, templates, unused, timeout, cell_timeout)) as pool:
-            writer = gradebook.GradebookWriter(course_dir)
-            progress = Progress(todo, on_progress)
-            try:
-                for handin, graded in pool.imap_unordered(_grade_in_worker, todo):
-                    keep(out, state, writer, handin, graded, course_print)
-                    progress(handin)
-                    if progress.done % 50 == 0:
-                        state.save(out)
-                writer.export(out / "nbgrader-export.csv")
-            finally:
-                writer.close()
-                state.save(out)
+        writer = gradebook.GradebookWriter(course_dir)
+        try:
+            if todo:
+                start = (course_dir, needed, unused, timeout, cell_timeout)
+                with context.Pool(len(needed), _start_worker, start) as pool:
+                    progress = Progress(todo, on_progress)
+                    for handin, graded in pool.imap_unordered(_grade_in_worker, todo):
+                        keep(out, state, writer, handin, graded, course_print)
+                        progress(handin)
+                        if progress.done % 50 == 0:
+                            state.save(out)
+            writer.export(out / "nbgrader-export.csv")
+        finally:
+            writer.close()
+            state.save(out)
     finally:
         for template in templates:
             template.remove()
