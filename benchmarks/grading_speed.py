@@ -153,7 +153,7 @@ def breakdown(handins: Path, work: Path) -> None:
 
     course_dir = work / "ours" / "course"
     zygote = Zygote(sandbox.Sandbox(True))
-    zygote.start()  # once per worker, not per notebook
+    zygote.ensure_running()  # the template starts once per worker, not per notebook
     grader = execute.Grader(execute.load_course(course_dir), zygote, 120)
     handin = HandIn("bench", name, str(path), path.read_bytes(), 0.0)
     try:

@@ -107,7 +107,6 @@ def _grade_in_worker(handin: HandIn):
     from grading import execute  # imported by the coordinator before the fork: no cost
 
     if "grader" not in _worker:
-        _worker["zygote"].ensure_running()
         course_state = execute.load_course(_worker["course_dir"])
         _worker["grader"] = execute.Grader(course_state, _worker["zygote"], *_worker["timeouts"])
     return handin, _worker["grader"].grade(handin)

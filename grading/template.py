@@ -48,12 +48,8 @@ class Zygote:
         self.process = self.sandbox.zygote_process(self.workdir, self.runtime, self.workdir / "scratch")
         self.ready, self.gone = False, False
 
-    def start(self) -> None:
-        self.launch()
-        self.ensure_running()
-
     def ensure_running(self) -> None:
-        """Wait until the template is ready; start a new one when it is gone."""
+        """Wait until the template is ready; start one when there is none, or it is gone."""
         if self.process is None or self.gone:
             self.close()
             self.launch()

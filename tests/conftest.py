@@ -131,7 +131,7 @@ def autograde(course_dir):
     from grading.template import Zygote
 
     zygote = Zygote(sandbox.Sandbox(True))
-    zygote.start()
+    zygote.ensure_running()
     grader = execute.Grader(execute.load_course(course_dir), zygote, timeout=120)
 
     def run(name: str, nb: NotebookNode) -> Graded:
