@@ -19,18 +19,17 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import nbformat
 
-import nbformat  # noqa: E402
+from coursework import build, config, samples
 
-from grading import course, release, samples  # noqa: E402
+ROOT = config.ROOT
 
 
 def make_handins(folder: Path, students: int) -> list[tuple[str, str]]:
     """N students, each with every notebook; student i hands in sample (i + k) of notebook k."""
     pairs = []
-    for k, name in enumerate(course.notebook_names()):
+    for k, name in enumerate(config.notebook_names()):
         variants = samples.samples(name)
         for i in range(students):
             student = f"s{i:03d}"
@@ -97,7 +96,7 @@ def timed(argv: list[str], **kwargs) -> tuple[float, int]:
 
 def plain_nbgrader(handins: Path, work: Path) -> tuple[float, int, dict]:
     course_dir = work / "plain"
-    release.build_course(course_dir)
+    build.build_course(course_dir)
     for student_dir in handins.iterdir():
         for path in student_dir.glob("*.ipynb"):
             target = course_dir / "submitted" / student_dir.name / path.stem / path.name
@@ -106,14 +105,14 @@ def plain_nbgrader(handins: Path, work: Path) -> tuple[float, int, dict]:
     nbgrader = str(Path(sys.executable).with_name("nbgrader"))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     seconds, peak = 0.0, 0
-    for name in course.notebook_names():
+    for name in config.notebook_names():
         took, memory = timed([nbgrader, "autograde", name, "--force"], cwd=course_dir, env=env)
         seconds, peak = seconds + took, max(peak, memory)
     from nbgrader.api import Gradebook
 
     scores = {}
     with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
-        for name in course.notebook_names():
+        for name in config.notebook_names():
             for submission in gb.notebook_submissions(name, name):
                 scores[(submission.student.id, name)] = submission.score
     return seconds, peak, scores
@@ -136,11 +135,13 @@ def breakdown(handins: Path, work: Path) -> None:
     """Where one notebook's time goes, in a plain cold kernel and in the grader's forked one."""
     from jupyter_client.manager import start_new_kernel
 
-    from grading import execute, sandbox
+    from grading import execute
+    from grading.course import Course
+    from grading.kernel.sandbox import Sandbox
+    from grading.kernel.template import Template
     from grading.records import HandIn
-    from grading.template import Zygote
 
-    name = course.notebook_names()[1]
+    name = config.notebook_names()[1]
     path = next(handins.iterdir()) / f"{name}.ipynb"
     started = time.monotonic()
     km, kc = start_new_kernel(kernel_name="python3", stderr=subprocess.DEVNULL)  # its TCP warning
@@ -152,16 +153,16 @@ def breakdown(handins: Path, work: Path) -> None:
     print(f"  plain kernel: start {started_kernel - started:.2f} s, imports {imported - started_kernel:.2f} s")
 
     course_dir = work / "ours" / "course"
-    zygote = Zygote(sandbox.Sandbox(True))
-    zygote.ensure_running()  # the template starts once per worker, not per notebook
-    grader = execute.Grader(execute.load_course(course_dir), zygote, 120)
+    template = Template(Sandbox(True))
+    template.ensure_running()  # the template starts once per worker, not per notebook
+    grader = execute.Grader(Course.read(course_dir), template, 120)
     handin = HandIn("bench", name, str(path), path.read_bytes(), 0.0)
     try:
         grader.grade(handin)
         runs = [grader.grade(handin).timings for _ in range(5)]
     finally:
         grader.close()
-        zygote.remove()
+        template.remove()
     phases = {phase: sorted(run[phase] for run in runs)[2] for phase in runs[0]}
     print(f"  grader, {name} (median of 5): " + ", ".join(f"{p} {s * 1000:.0f} ms" for p, s in phases.items()))
 
@@ -176,7 +177,7 @@ def main() -> None:
         handins = work / "handins"
         pairs = make_handins(handins, args.students)
         n = len(pairs)
-        notebooks = len(course.notebook_names())
+        notebooks = len(config.notebook_names())
         print(f"{args.students} students x {notebooks} notebooks = {n} hand-ins, {os.cpu_count()} cores")
 
         plain_s, plain_mem, plain_scores = plain_nbgrader(handins, work)

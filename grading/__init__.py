@@ -1,9 +1,6 @@
-"""The course's tooling: release student notebooks, and grade their hand-ins with nbgrader."""
+"""How hand-ins become grades: collect → normalize → execute (sandboxed kernels) → gradebook →
+feedback, grades.csv and the class report. Gets a built nbgrader course folder; never builds one."""
 
-import sys
+from grading import compat
 
-# jsonschema compiles the grammars of rfc3987-syntax, an optional format checker that jupyter's
-# packages install, when nbformat first imports it: 1.7 s at every start of this package, for
-# the "iri" formats that neither nbformat's nor nbgrader's schemas use. Without the module,
-# jsonschema skips those formats and nothing else changes.
-sys.modules.setdefault("rfc3987_syntax", None)
+compat.skip_rfc3987_grammar()

@@ -5,6 +5,7 @@ reads the verdicts that the visible checks printed under each graded cell. The g
 hidden tests may still find more: this is the score the visible checks promise, no more.
 """
 
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbgrader import utils as nbgrader_utils
 
-from grading.execute import MISCONCEPTION, visible_text
+from grading.execute import visible_text
 
 
 @dataclass
@@ -42,14 +43,14 @@ def run_checks(path: Path, timeout: float = 120) -> list[CheckedCell]:
     return checked
 
 
-def summary(path: Path, checked: list[CheckedCell]) -> str:
+def summary(path: Path, checked: list[CheckedCell], misconception: re.Pattern) -> str:
     if not checked:
         return f"{path.name}: no graded checks found (is this a course notebook?)"
     earned = sum(c.points for c in checked if c.passed)
     lines = [f"{path.name}: visible checks give {earned:g} of {sum(c.points for c in checked):g} points"]
     for c in checked:
         mark = "✅" if c.passed else "❌"
-        tags = sorted(set(MISCONCEPTION.findall(c.text)))
+        tags = sorted(set(misconception.findall(c.text)))
         lines.append(f"  {mark} {c.grade_id} ({c.points:g} pt)" + (f"  [{', '.join(tags)}]" if tags else ""))
         if not c.passed:
             first = next((line for line in c.text.splitlines() if line.strip()), "no output: did the cell run?")

@@ -1,29 +1,31 @@
-"""`python -m grading`: parse the command line and call the step it names; nothing else."""
+"""`python -m grading`: the composition root. Parses the command line, builds the course (the one
+place that reaches into `coursework`), and calls the steps; nothing else."""
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
-from grading import course
 from grading.collect import CannotCollect
 
 
 def release_command(args: argparse.Namespace) -> int:
-    from grading import release
+    from coursework import config, release
 
-    pub = course.publication()
+    pub = config.publication()
     if args.repository or args.branch:
-        pub = course.Publication(args.repository or pub.repository, args.branch or pub.branch)
-        course.save_publication(pub)
+        pub = config.Publication(args.repository or pub.repository, args.branch or pub.branch)
+        config.save_publication(pub)
     for path in release.release(pub):
-        print(path.relative_to(course.ROOT))
+        print(path.relative_to(config.ROOT))
     return 0
 
 
-class Progress:
-    """students done / total, rate and time left, on one terminal line; silent when not a terminal."""
+class ProgressLine:
+    """Notebooks done / total, students done, rate and time left, on one terminal line; silent when
+    not a terminal."""
 
     def __init__(self):
         self.started, self.shown = time.monotonic(), sys.stderr.isatty()
@@ -44,32 +46,55 @@ class Progress:
 
 
 def grade_command(args: argparse.Namespace) -> int:
-    from grading import grade
+    from grading.kernel.pool import LocalPool
+    from grading.kernel.sandbox import choose_sandbox
 
-    outcome = grade.grade(
-        Path(args.submissions),
-        Path(args.out),
-        workers=args.workers,
-        timeout=args.timeout,
-        sandbox_mode=args.sandbox,
-        cell_timeout=args.cell_timeout,
-        on_progress=Progress(),
-    )
-    from grading import report  # after grading: matplotlib takes a second to import
+    submissions, out = Path(args.submissions), Path(args.out)
+    if not submissions.exists():
+        raise CannotCollect(f"{submissions}: no such folder or .zip")
+    sandbox, warning = choose_sandbox(args.sandbox)
+    # The templates import torch & co. for seconds: launch them first, and build meanwhile.
+    pool = LocalPool(args.workers, sandbox, args.timeout, args.cell_timeout)
+    try:
+        from coursework import build
+        from grading import grade
 
-    if outcome.warning:
-        print(f"WARNING: {outcome.warning}", file=sys.stderr)
+        built = build.build_if_changed(out / "build")
+        outcome = grade.grade(
+            submissions, out, built, pool, notes=[warning] if warning else [], on_progress=ProgressLine()
+        )
+    finally:
+        pool.close()
+    from grading.render import report
+
+    if warning:
+        print(f"WARNING: {warning}", file=sys.stderr)
     print(report.summary_text(outcome.results, outcome.strays))
     print(f"graded {outcome.graded_now} hand-ins in {outcome.seconds:.1f} s")
-    print(f"report: {Path(args.out) / 'report.html'}")
+    print(f"report: {out / 'report.html'}")
+    return 0
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from grading import grade
+    from grading.render import report
+    from grading.state import STATE
+
+    out = Path(args.out)
+    if not (out / STATE).exists() or not (out / "course").is_dir():
+        raise FileNotFoundError(f"{out}: not a folder that `python -m grading grade` wrote")
+    results = grade.rerender(out)
+    print(report.summary_text(results, []))
+    print(f"report: {out / 'report.html'}")
     return 0
 
 
 def check_command(args: argparse.Namespace) -> int:
+    from coursework.helpers.contract import MISCONCEPTION_PATTERN
     from grading import check
 
     path = Path(args.notebook)
-    print(check.summary(path, check.run_checks(path)))
+    print(check.summary(path, check.run_checks(path), re.compile(MISCONCEPTION_PATTERN)))
     return 0
 
 
@@ -92,6 +117,10 @@ def parser() -> argparse.ArgumentParser:
     )
     grd.add_argument("--sandbox", choices=["auto", "require", "off"], default="auto")
     grd.set_defaults(run=grade_command)
+
+    rep = commands.add_parser("report", help="render grades.csv, feedback and report.html again, grading nothing")
+    rep.add_argument("out", help="a folder that `grade` wrote")
+    rep.set_defaults(run=report_command)
 
     chk = commands.add_parser("check", help="a student's visible-check score for one notebook")
     chk.add_argument("notebook")

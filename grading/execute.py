@@ -2,16 +2,13 @@
 
 normalize → nbgrader's sanitizing preprocessors → Execute (a kernel forked from the warm template,
 under a wall-clock limit for the whole notebook) → nbgrader's output limits → `determine_grade`
-for every graded cell → the feedback page. Only the coordinator writes the gradebook.
+for every graded cell. Only the coordinator writes the gradebook and renders pages.
 """
 
-import ast
 import copy
-import re
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import nbformat
 from jupyter_core.utils import run_sync
@@ -19,25 +16,13 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
-from traitlets.config import Config
 
-from grading import autograde, course, feedback, integrity, release
-from grading.kernels import TemplateKernelManager, zmq_context
+from grading import integrity, preprocessors
+from grading.course import Course
+from grading.kernel.manager import TemplateKernelManager, zmq_context
+from grading.kernel.template import Template, TemplateGone
 from grading.normalize import Unreadable, normalize
 from grading.records import ERROR, GRADED, UNREADABLE, CellResult, HandIn, Result
-from grading.template import TemplateGone, Zygote
-
-MISCONCEPTION = re.compile(r"\[misconception: ([\w-]+)\]")
-
-
-@dataclass(frozen=True)
-class Course:
-    """What a worker needs to grade any notebook of the course: read-only."""
-
-    releases: dict[str, NotebookNode]  # the student version of each notebook, by name
-    cells: autograde.CourseCells  # the gradebook's source cells, points and kernelspecs
-    config: Config  # nbgrader's configuration
-    check_names: frozenset[str]  # names the course's helpers give the notebook (check_dz_dx, ...)
 
 
 class Laps(dict):
@@ -55,50 +40,43 @@ class Laps(dict):
 
 @dataclass
 class Graded:
-    """What a worker hands back: the row, and for a graded hand-in its files."""
+    """What a worker hands back: the row, and for a graded hand-in the notebook as it ran."""
 
     result: Result
     executed: str | None = None  # the autograded notebook, as nbformat JSON
-    feedback: str | None = None  # the student's feedback page
     timings: dict[str, float] = field(default_factory=dict)
 
 
 class Grader:
     """One worker's grader: its kernel template and nbgrader's preprocessors, made once."""
 
-    def __init__(self, course: Course, zygote: Zygote, timeout: float, cell_timeout: float | None = None):
-        self.course, self.zygote, self.timeout = course, zygote, timeout
-        self.sandbox = zygote.sandbox
+    def __init__(self, course: Course, template: Template, timeout: float, cell_timeout: float | None = None):
+        self.course, self.template, self.timeout = course, template, timeout
+        self.sandbox = template.sandbox
         self.context = zmq_context()
-        self.cell_timeout = min(cell_timeout or Execute(config=course.config).timeout or timeout, timeout)
+        course_config = course.nbgrader_config()
+        self.cell_timeout = min(cell_timeout or Execute(config=course_config).timeout or timeout, timeout)
         # Through the config: nbconvert's ExecutePreprocessor re-reads it for every notebook.
-        config = self.config = copy.deepcopy(course.config)
+        config = self.config = copy.deepcopy(course_config)
         config.Execute.timeout = self.cell_timeout
-        self.sanitize = autograde.sanitizing(config, course.cells)
-        self.finish = autograde.finishing(config)
+        cells = preprocessors.CourseCells(f"sqlite:///{course.folder / 'gradebook.db'}")
+        self.sanitize = preprocessors.sanitizing(config, cells)
+        self.finish = preprocessors.finishing(config)
 
     def close(self) -> None:
         self.context.destroy(linger=0)
 
     def grade(self, handin: HandIn) -> Graded:
         laps = Laps()
-        result = Result(
-            handin.student,
-            handin.notebook,
-            GRADED,
-            flags=list(handin.flags),
-            source=handin.source,
-            submitted_at=handin.submitted_at,
-        )
+        result = new_result(handin, self.course)
         notes = list(handin.notes)
-        student_version = self.course.releases[handin.notebook]
-        result.max_score = sum(c.max_score for c in grade_cells(student_version))
+        student_version = self.course.release(handin.notebook)
         try:
             clean = normalize(handin.content, student_version)
             laps("normalize")
         except Unreadable as why:
             result.status, result.message = UNREADABLE, "; ".join([*notes, str(why)])
-            return Graded(result, feedback=feedback.feedback_html(None, student_version, result))
+            return Graded(result)
         result.flags += clean.flags
         notes += clean.notes
         try:
@@ -109,24 +87,22 @@ class Grader:
             return Graded(result)
         result.flags += run_flags
         notes += run_notes
-        reasons = integrity.suspicious(clean.notebook, self.course.check_names)
+        reasons = integrity.suspicious(clean.notebook, self.course.check_names, self.course.helper_module_prefix)
         if reasons:
             result.flags.append("suspicious")
             notes.append("suspicious: " + "; ".join(reasons))
         result.cells = cell_results(executed)
         result.score = sum(c.score or 0 for c in result.cells)
         result.max_score = sum(c.max_score for c in result.cells)
-        result.misconceptions = sorted({tag for c in result.cells for tag in MISCONCEPTION.findall(c.text)})
+        result.misconceptions = sorted({tag for c in result.cells for tag in self.course.misconceptions(c.text)})
         pending = sum(c.max_score for c in result.cells if c.score is None)
         if pending:
             notes.append(f"{pending:g} points wait for manual grading")
         result.flags = sorted(set(result.flags))
         result.message = "; ".join(notes)
         laps("grades")
-        page = feedback.feedback_html(executed, student_version, result)
-        laps("feedback")
         result.seconds = sum(laps.values())
-        return Graded(result, nbformat.writes(executed), page, laps)
+        return Graded(result, nbformat.writes(executed), laps)
 
     def run(self, nb: NotebookNode, handin: HandIn, laps: Laps) -> tuple[NotebookNode, list[str], list[str]]:
         """nbgrader's autograde of one notebook: sanitize, execute, limit output."""
@@ -136,22 +112,22 @@ class Grader:
                 "assignment": handin.notebook,
                 "student": handin.student,
             },
-            "metadata": {"path": str(self.zygote.workdir)},
+            "metadata": {"path": str(self.template.workdir)},
         }
         for preprocessor in self.sanitize:
             nb, resources = preprocessor(nb, resources)
         laps("sanitize")
         flags, notes = [], []
-        self.zygote.ensure_running()
-        km = TemplateKernelManager(self.zygote, self.sandbox.limits.for_kernel(), self.context)
-        execute = autograde.TemplateExecute(km, config=self.config)
+        self.template.ensure_running()
+        km = TemplateKernelManager(self.template, self.sandbox.limits.for_kernel(), self.context)
+        execute = preprocessors.TemplateExecute(km, config=self.config)
         execute.on_notebook_start = lambda **_: laps("kernel start")
         expired = threading.Event()
 
         def stop_the_clock() -> None:
             expired.set()
             if km.provisioner and km.provisioner.pid:
-                self.zygote.signal(km.provisioner.pid, 9)
+                self.template.signal(km.provisioner.pid, 9)
 
         watchdog = threading.Timer(self.timeout, stop_the_clock)
         watchdog.start()
@@ -175,7 +151,7 @@ class Grader:
             if execute.kc is not None:
                 execute.kc.stop_channels()
             run_sync(km.cleanup_resources)()
-            self.zygote.reset()
+            self.template.reset()
             laps("kernel stop")
         if any(o.get("ename") == "CellTimeoutError" for c in nb.cells for o in c.get("outputs", [])):
             flags.append("timeout")
@@ -187,20 +163,26 @@ class Grader:
         return nb, sorted(set(flags)), notes
 
 
+def new_result(handin: HandIn, course: Course, status: str = GRADED, message: str = "") -> Result:
+    """The row of a hand-in before it runs: what collect found out about it."""
+    return Result(
+        handin.student,
+        handin.notebook,
+        status,
+        max_score=course.max_scores[handin.notebook],
+        flags=list(handin.flags),
+        message=message,
+        source=handin.source,
+        submitted_at=handin.submitted_at,
+    )
+
+
 def fail_unanswered(nb: NotebookNode, replied: set[int], why: str) -> None:
     """A graded cell the kernel never answered (it died, or time ran out) must score 0: without
     an error output, nbgrader would give it full marks."""
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and nbgrader_utils.is_grade(cell) and index not in replied:
             cell.outputs.append(nbformat.v4.new_output("error", ename="NotRun", evalue=why, traceback=[]))
-
-
-def grade_cells(nb: NotebookNode) -> list[CellResult]:
-    return [
-        CellResult(c.metadata.nbgrader["grade_id"], float(c.metadata.nbgrader["points"]), None)
-        for c in nb.cells
-        if nbgrader_utils.is_grade(c)
-    ]
 
 
 def visible_text(cell: NotebookNode) -> str:
@@ -223,28 +205,3 @@ def cell_results(nb: NotebookNode) -> list[CellResult]:
             manual = nbgrader_utils.is_solution(cell)
             results.append(CellResult(cell.metadata.nbgrader["grade_id"], max_score, score, manual, visible_text(cell)))
     return results
-
-
-def releases(course_dir: Path) -> dict[str, NotebookNode]:
-    """The student version of each notebook of a built course, by name."""
-    names = sorted(p.name for p in (course_dir / "release").iterdir())
-    return {n: nbformat.read(course_dir / "release" / n / f"{n}.ipynb", as_version=4) for n in names}
-
-
-def max_scores(course_dir: Path) -> dict[str, float]:
-    return {n: sum(c.max_score for c in grade_cells(nb)) for n, nb in releases(course_dir).items()}
-
-
-def check_names() -> frozenset[str]:
-    """The names the course's helpers put into a notebook: a student who redefines one is flagged."""
-    names: set[str] = set()
-    for path in course.STUDENT_HELPERS.glob("*.py"):
-        for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
-                names.update(ast.literal_eval(node.value))
-    return frozenset(names)
-
-
-def load_course(course_dir: Path) -> Course:
-    cells = autograde.CourseCells(f"sqlite:///{course_dir / 'gradebook.db'}")
-    return Course(releases(course_dir), cells, release.nbgrader_config(course_dir), check_names())

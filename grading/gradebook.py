@@ -1,6 +1,6 @@
 """The gradebook: the single writer of nbgrader's database and course folder (OUT/course).
 
-Workers read the course's cells once, before grading starts (autograde.CourseCells); this
+Workers read the course's cells once, before grading starts (preprocessors.CourseCells); this
 coordinator-side writer records each graded hand-in the way `nbgrader autograde` does (the
 submission, its files, nbgrader's own SaveAutoGrades on the autograded notebook), so that
 formgrader and `nbgrader export` work on OUT/course as on any nbgrader course.
@@ -17,39 +17,24 @@ from nbgrader.preprocessors import SaveAutoGrades
 from sqlalchemy import text
 from sqlalchemy.exc import SAWarning
 
-from grading import course
+from grading import compat
 from grading.records import GRADED, HandIn, Result
 
 # nbgrader's gradebook code makes SQLAlchemy 2 warn on every submission; not ours to fix.
 warnings.filterwarnings("ignore", category=SAWarning)
 
 
-class SharedGradebookSaveAutoGrades(SaveAutoGrades):
-    """nbgrader's SaveAutoGrades, on one open gradebook instead of a new connection per notebook."""
-
-    def __init__(self, gradebook: Gradebook, **kwargs):
-        super().__init__(**kwargs)
-        self.shared = gradebook
-
-    def preprocess(self, nb, resources):
-        self.notebook_id = resources["nbgrader"]["notebook"]
-        self.assignment_id = resources["nbgrader"]["assignment"]
-        self.student_id = resources["nbgrader"]["student"]
-        self.gradebook = self.shared
-        return super(SaveAutoGrades, self).preprocess(nb, resources)
-
-
 class GradebookWriter:
-    def __init__(self, course_dir: Path):
+    def __init__(self, course_dir: Path, course_id: str):
         self.course_dir = course_dir
-        self.gradebook = Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", course.COURSE_ID)
+        self.gradebook = Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", course_id)
         # nbgrader commits after every cell. Without waiting for the disk, and with the rollback
         # journal in memory, recording a notebook takes 40 ms instead of 140. The price: a crash
         # in the middle of a commit can spoil gradebook.db; delete OUT/course and grade again,
         # and every hand-in kept in OUT is graded afresh into a new one.
         self.gradebook.db.execute(text("PRAGMA synchronous = OFF"))
         self.gradebook.db.execute(text("PRAGMA journal_mode = MEMORY"))
-        self.save = SharedGradebookSaveAutoGrades(self.gradebook)
+        self.save = SaveAutoGrades()
 
     def close(self) -> None:
         self.gradebook.close()
@@ -72,10 +57,13 @@ class GradebookWriter:
         resources = {
             "nbgrader": {"notebook": handin.notebook, "assignment": handin.notebook, "student": handin.student}
         }
-        self.save.preprocess(nbformat.reads(executed, as_version=4), resources)
+        compat.preprocess_with_gradebook(self.save, nbformat.reads(executed, as_version=4), resources, self.gradebook)
 
-    def export(self, path: Path) -> None:
-        """nbgrader's own CSV export of the gradebook (what `nbgrader export` writes)."""
-        plugin = CsvExportPlugin()
-        plugin.to = str(path)
-        plugin.export(self.gradebook)
+
+
+def export(course_dir: Path, course_id: str, path: Path) -> None:
+    """nbgrader's own CSV export of the gradebook (what `nbgrader export` writes)."""
+    plugin = CsvExportPlugin()
+    plugin.to = str(path)
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}", course_id) as gb:
+        plugin.export(gb)

@@ -50,7 +50,7 @@ def root_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def reasons_in(tree: ast.Module, check_names: frozenset[str]) -> list[str]:
+def reasons_in(tree: ast.Module, check_names: frozenset[str], helper_prefix: str) -> list[str]:
     reasons = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in TRICKS:
@@ -78,17 +78,17 @@ def reasons_in(tree: ast.Module, check_names: frozenset[str]) -> list[str]:
                 reasons.append(f"changes `{ast.unparse(target)}`")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in {"exec", "eval"}:
             reasons.append(f"runs code from a string with {node.func.id}()")
-        if isinstance(node, ast.Name) and node.id.startswith("course_"):
+        if isinstance(node, ast.Name) and node.id.startswith(helper_prefix):
             reasons.append(f"reaches into the course's helper module `{node.id}`")
     return reasons
 
 
-def suspicious(nb: NotebookNode, check_names: frozenset[str]) -> list[str]:
+def suspicious(nb: NotebookNode, check_names: frozenset[str], helper_prefix: str) -> list[str]:
     """Why this notebook's student code may interfere with checking (empty: no reason found)."""
     found: list[str] = []
     for cell in student_cells(nb):
         tree = parse(cell.source)
-        for reason in reasons_in(tree, check_names) if tree else []:
+        for reason in reasons_in(tree, check_names, helper_prefix) if tree else []:
             if reason not in found:
                 found.append(reason)
     return found

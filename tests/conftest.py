@@ -3,6 +3,7 @@ and what the tests of the checks share: reading a message's misconception tags, 
 a failing check must say and must not do."""
 
 import itertools
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +12,12 @@ import nbformat
 import pytest
 from nbformat import NotebookNode
 
-from grading import course, release
-from grading.execute import MISCONCEPTION, visible_text
-from grading.student.checks import CheckFailed
+from coursework import build, config
+from coursework.helpers.checks import CheckFailed
+from coursework.helpers.contract import MISCONCEPTION_PATTERN
+from grading.execute import visible_text
+
+MISCONCEPTION = re.compile(MISCONCEPTION_PATTERN)
 
 
 @dataclass
@@ -72,8 +76,9 @@ def assert_fails_quietly(check, answer, capsys) -> None:
 
 @pytest.fixture(scope="session")
 def course_dir(tmp_path_factory) -> Path:
+    """The course, built once; no test writes into it."""
     path = tmp_path_factory.mktemp("course")
-    release.build_course(path)
+    build.build_course(path)
     return path
 
 
@@ -82,24 +87,27 @@ def sources(course_dir) -> dict[str, NotebookNode]:
     """The prepared source notebooks (helpers inlined), by notebook name."""
     return {
         name: nbformat.read(course_dir / "source" / name / f"{name}.ipynb", as_version=4)
-        for name in course.notebook_names()
+        for name in config.notebook_names()
     }
 
 
 @pytest.fixture(scope="session")
 def students() -> dict[str, NotebookNode]:
     """The committed student notebooks, by notebook name."""
-    return {name: nbformat.read(course.NOTEBOOKS / f"{name}.ipynb", as_version=4) for name in course.notebook_names()}
+    return {name: nbformat.read(config.NOTEBOOKS / f"{name}.ipynb", as_version=4) for name in config.notebook_names()}
 
 
 @pytest.fixture(scope="session")
-def plain_autograde(course_dir):
+def plain_autograde(course_dir, tmp_path_factory):
     """plain_autograde(name, nb) -> Graded: plain `nbgrader autograde` (its API, a cold kernel),
-    the reference the grader must agree with."""
+    the reference the grader must agree with. It grades in a copy of the built course."""
+    import shutil
+
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
 
-    api = NbGraderAPI(config=release.nbgrader_config(course_dir))
+    course_dir = shutil.copytree(course_dir, tmp_path_factory.mktemp("plain") / "course")
+    api = NbGraderAPI(config=build.nbgrader_config(course_dir))
     ids = itertools.count()
 
     def run(name: str, nb: NotebookNode) -> Graded:
@@ -126,13 +134,15 @@ def plain_autograde(course_dir):
 def autograde(course_dir):
     """autograde(name, nb) -> Graded: the grader's autograde of one hand-in of notebook `name`
     (nbgrader's preprocessors, a kernel forked from the template, in the sandbox)."""
-    from grading import execute, sandbox
+    from grading import execute
+    from grading.course import Course
+    from grading.kernel.sandbox import Sandbox
+    from grading.kernel.template import Template
     from grading.records import HandIn
-    from grading.template import Zygote
 
-    zygote = Zygote(sandbox.Sandbox(True))
-    zygote.ensure_running()
-    grader = execute.Grader(execute.load_course(course_dir), zygote, timeout=120)
+    template = Template(Sandbox(True))
+    template.ensure_running()
+    grader = execute.Grader(Course.read(course_dir), template, timeout=120)
 
     def run(name: str, nb: NotebookNode) -> Graded:
         graded = grader.grade(HandIn("student", name, f"{name}.ipynb", nbformat.writes(nb).encode(), 0.0))
@@ -143,4 +153,4 @@ def autograde(course_dir):
 
     yield run
     grader.close()
-    zygote.remove()
+    template.remove()

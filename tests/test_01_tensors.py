@@ -9,8 +9,8 @@ import pytest
 import torch
 from conftest import assert_fails_quietly
 
-from grading.student import tensors
-from grading.student.checks import CheckFailed
+from coursework.helpers import tensors
+from coursework.helpers.checks import CheckFailed
 
 
 def right_tensors():

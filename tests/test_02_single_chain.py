@@ -8,8 +8,8 @@ import pytest
 import torch
 from conftest import assert_fails_quietly, assert_names
 
-from grading.student import chain_rule, checks
-from grading.student.checks import CheckFailed
+from coursework.helpers import chain_rule, checks
+from coursework.helpers.checks import CheckFailed
 
 HIDDEN_X = [3.5, -2.0, 0.0, 1.0, 10.0, -3.5, 0.25, -0.1, 123.0, torch.tensor(-1.5)]
 HIDDEN_X.append(torch.tensor(2.0, dtype=torch.float64))

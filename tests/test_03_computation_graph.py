@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import assert_fails_quietly, assert_names
 
-from grading.student import chain_rule
+from coursework.helpers import chain_rule
 
 
 def not_answered():

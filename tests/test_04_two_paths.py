@@ -7,9 +7,9 @@ import pytest
 import torch
 from conftest import assert_fails_quietly, assert_names, tags
 
-from grading.samples import two_paths as samples
-from grading.student import chain_rule
-from grading.student.checks import autograd_grads
+from coursework.helpers import chain_rule
+from coursework.helpers.checks import autograd_grads
+from coursework.samples import two_paths as samples
 
 HIDDEN = [
     (2.0, 1.0), (-1.0, 0.5), (0.0, -2.0), (1.5, 3.0), (0.0, 0.0), (-3.5, -1.0), (10.0, -4.0), (0.25, 0.1),

@@ -5,8 +5,8 @@ import pytest
 import torch
 from conftest import assert_fails_quietly
 
-from grading.student import practice
-from grading.student.checks import CheckFailed, passed
+from coursework.helpers import practice
+from coursework.helpers.checks import CheckFailed, passed
 
 
 def right_last_step_grad(x_value, steps):

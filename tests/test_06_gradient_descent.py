@@ -8,16 +8,16 @@ import pytest
 import torch
 from conftest import assert_fails_quietly
 
-from grading import course
-from grading.student import descent
-from grading.student.checks import CheckFailed
+from coursework import config
+from coursework.helpers import descent
+from coursework.helpers.checks import CheckFailed
 
 matplotlib.use("Agg")
 
 
 def notebook_cells(*ids):
     """Run the given code cells of the source notebook (with its helpers) and return its namespace."""
-    nb = nbformat.read(course.SOLUTIONS / "06_gradient_descent.ipynb", as_version=4)
+    nb = nbformat.read(config.SOLUTIONS / "06_gradient_descent.ipynb", as_version=4)
     cells = {cell.id: cell.source for cell in nb.cells}
     namespace = {name: getattr(descent, name) for name in descent.__all__}
     for cell_id in ids:

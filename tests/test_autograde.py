@@ -9,7 +9,8 @@ from nbgrader.nbgraderformat.common import SchemaMismatchError
 from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells, OverwriteKernelspec
 from traitlets.config import Config
 
-from grading import autograde, samples
+from coursework import samples
+from grading import preprocessors
 
 NB = "02_single_chain"
 
@@ -40,8 +41,8 @@ def nbgraders_own(nb, course_dir):
 
 
 def ours(nb, course_dir):
-    cells = autograde.CourseCells(resources(course_dir)["nbgrader"]["db_url"])
-    for preprocessor in autograde.sanitizing(Config(), cells):
+    cells = preprocessors.CourseCells(resources(course_dir)["nbgrader"]["db_url"])
+    for preprocessor in preprocessors.sanitizing(Config(), cells):
         nb, _ = preprocessor(nb, resources(course_dir))
     return nb
 
@@ -66,7 +67,7 @@ def test_metadata_check_rejects_what_nbgrader_rejects(damage):
     nb = nbformat.from_dict(samples.hand_in(NB, samples.Sample("right", {})))
     damage(by_grade_id(nb, "check_dz_dx").metadata.nbgrader)
     raised = []
-    for check in (CheckCellMetadata(), autograde.CheckCellMetadataOnce()):
+    for check in (CheckCellMetadata(), preprocessors.CheckCellMetadataOnce()):
         with pytest.raises((ValidationError, SchemaMismatchError)) as error:
             check(copy.deepcopy(nb), {})
         raised.append(type(error.value))

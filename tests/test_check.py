@@ -4,8 +4,10 @@ import subprocess
 import sys
 
 import nbformat
+from conftest import MISCONCEPTION
 
-from grading import check, samples
+from coursework import samples
+from grading import check
 
 NB = "02_single_chain"
 
@@ -15,7 +17,7 @@ def test_a_right_notebook_gets_every_visible_point(tmp_path):
     nbformat.write(samples.hand_in(NB, samples.Sample("right", {})), path)
     checked = check.run_checks(path)
     assert checked and all(c.passed for c in checked)
-    assert "visible checks give 5 of 5 points" in check.summary(path, checked)
+    assert "visible checks give 5 of 5 points" in check.summary(path, checked, MISCONCEPTION)
 
 
 def test_a_mistake_is_named_on_the_command_line(tmp_path):

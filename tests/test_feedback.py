@@ -8,9 +8,9 @@ import pytest
 from nbformat import NotebookNode
 from nbformat.v4 import new_markdown_cell, new_output
 
-from grading import course
-from grading.feedback import MAX_OUTPUT, MIN_SECRET, REDACTED, feedback_html, without_hidden_tests
+from coursework import config
 from grading.records import MISSING, CellResult, Result
+from grading.render.feedback import MAX_OUTPUT, MIN_SECRET, REDACTED, feedback_html, without_hidden_tests
 
 # A 1x1 PNG.
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -36,8 +36,8 @@ def read(folder, name) -> NotebookNode:
 
 NAMES = [
     name
-    for name in course.notebook_names()
-    if any(hidden_blocks(c.source) for c in read(course.SOLUTIONS, name).cells if c.cell_type == "code")
+    for name in config.notebook_names()
+    if any(hidden_blocks(c.source) for c in read(config.SOLUTIONS, name).cells if c.cell_type == "code")
 ]
 
 
@@ -57,7 +57,7 @@ def is_test(cell) -> bool:
 def executed_notebook(name: str) -> NotebookNode:
     """The source notebook (test cells with their hidden tests, as the grader runs them) with
     outputs filled in by hand: what a student's notebook looks like after grading."""
-    nb = copy.deepcopy(read(course.SOLUTIONS, name))
+    nb = copy.deepcopy(read(config.SOLUTIONS, name))
     hidden = [line for cell in nb.cells for block in hidden_blocks(cell.source) for line in block]
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -117,7 +117,7 @@ def result_for(name: str, nb: NotebookNode) -> Result:
 def page(request) -> tuple[str, NotebookNode, str]:
     name = request.param
     executed = executed_notebook(name)
-    return feedback_html(executed, read(course.NOTEBOOKS, name), result_for(name, executed)), executed, name
+    return feedback_html(executed, read(config.NOTEBOOKS, name), result_for(name, executed)), executed, name
 
 
 def test_page_never_contains_hidden_tests(page):
@@ -140,7 +140,7 @@ def test_page_never_shows_a_traceback(page):
 
 def test_page_shows_the_visible_checks_from_the_release(page):
     text, _, name = page
-    tests = [c for c in read(course.NOTEBOOKS, name).cells if is_test(c)]
+    tests = [c for c in read(config.NOTEBOOKS, name).cells if is_test(c)]
     assert tests
     for cell in tests:
         for line in cell.source.splitlines():
@@ -182,7 +182,7 @@ def test_a_cell_waiting_for_manual_grading_says_so():
     result = result_for(name, executed)
     result.cells[0].score = None
     result.cells[0].manual = True
-    text = feedback_html(executed, read(course.NOTEBOOKS, name), result)
+    text = feedback_html(executed, read(config.NOTEBOOKS, name), result)
     assert '<span class="score manual">waits for grading by hand</span>' in text
     assert "2 of these points wait for your instructor" in text
 
@@ -190,7 +190,7 @@ def test_a_cell_waiting_for_manual_grading_says_so():
 def test_hidden_tests_are_cut_from_a_test_cell_unknown_to_the_release():
     name = NAMES[0]
     executed = executed_notebook(name)
-    release = read(course.NOTEBOOKS, name)
+    release = read(config.NOTEBOOKS, name)
     release.cells = [c for c in release.cells if not is_test(c)]
     text = feedback_html(executed, release, result_for(name, executed))
     for cell in executed.cells:
@@ -207,7 +207,7 @@ def test_a_long_output_is_cut_without_leaving_half_a_hidden_line():
     flood = "y" * (MAX_OUTPUT - half) + secret + "z" * 100_000
     cell = next(c for c in executed.cells if c.cell_type == "code")
     cell.outputs = [new_output("stream", name="stdout", text=flood)]
-    text = feedback_html(executed, read(course.NOTEBOOKS, name), result_for(name, executed))
+    text = feedback_html(executed, read(config.NOTEBOOKS, name), result_for(name, executed))
     assert secret[:half] not in text and html.escape(secret[:half]) not in text
     assert f"… {len(flood) - MAX_OUTPUT:,} more characters not shown" in text
     assert "z" * 1000 not in text
@@ -219,6 +219,6 @@ def test_without_hidden_tests_cuts_every_block_and_an_unterminated_one():
 
 
 def test_a_missing_hand_in_gets_a_page_without_cells():
-    name = course.notebook_names()[0]
-    text = feedback_html(None, read(course.NOTEBOOKS, name), Result("s1", name, MISSING))
+    name = config.notebook_names()[0]
+    text = feedback_html(None, read(config.NOTEBOOKS, name), Result("s1", name, MISSING))
     assert "no file was handed in" in text and "<section" not in text

@@ -15,9 +15,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading import course, grade, samples
-from grading.answers import fill_answers
-from grading.samples.colab import colab_save
+from coursework import config, samples
+from coursework.answers import fill_answers
+from coursework.samples.colab import colab_save
+from grading import grade
+from grading.kernel.pool import LocalPool
+from grading.kernel.sandbox import choose_sandbox
 
 NB = "02_single_chain"
 CORRECT = "def dz_dx(x):\n    return 4 * x"
@@ -95,6 +98,16 @@ def server():
     listener.close()
 
 
+def grade_into(submissions: Path, out: Path, course_dir: Path, workers: int) -> grade.Outcome:
+    """What `python -m grading grade --sandbox require` does, against the course built for the tests."""
+    box, _ = choose_sandbox("require")
+    pool = LocalPool(workers, box, NOTEBOOK_TIMEOUT, CELL_TIMEOUT)
+    try:
+        return grade.grade(submissions, out, course_dir, pool)
+    finally:
+        pool.close()
+
+
 def tree_hash(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
@@ -105,7 +118,7 @@ def tree_hash(folder: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def batch(tmp_path_factory, server):
+def batch(tmp_path_factory, server, course_dir):
     port, connected = server
     root = tmp_path_factory.mktemp("batch")
     submissions, out = root / "submissions", root / "out"
@@ -142,7 +155,7 @@ def batch(tmp_path_factory, server):
         "reads-course": handin(
             before=probe(
                 [
-                    str(course.SOLUTIONS / f"{NB}.ipynb"),
+                    str(config.SOLUTIONS / f"{NB}.ipynb"),
                     str(gradebook),
                     str(secret),
                     str(submissions / "honest" / f"{NB}.ipynb"),
@@ -150,7 +163,7 @@ def batch(tmp_path_factory, server):
             )
         ),
         "writes-outside": handin(
-            before=f"for _p in [{str(outside)!r}, {str(course.ROOT / 'pwned')!r}, '/usr/pwned']:\n"
+            before=f"for _p in [{str(outside)!r}, {str(config.ROOT / 'pwned')!r}, '/usr/pwned']:\n"
             "    try:\n        open(_p, 'w').write('x')\n        print('WROTE', _p)\n"
             "    except OSError as _e:\n        print('DENIED', _p)"
         ),
@@ -186,9 +199,7 @@ def batch(tmp_path_factory, server):
 
     before = tree_hash(submissions)
     temporary = set(Path(tempfile.gettempdir()).glob("grading-*"))
-    outcome = grade.grade(
-        submissions, out, workers=2, timeout=NOTEBOOK_TIMEOUT, cell_timeout=CELL_TIMEOUT, sandbox_mode="require"
-    )
+    outcome = grade_into(submissions, out, course_dir, workers=2)
     rows = {(r.student, r.notebook): r for r in outcome.results}
     return {
         "outcome": outcome,
@@ -237,8 +248,8 @@ def test_honest_student_gets_full_marks(batch):
 def test_every_student_gets_a_row_for_every_notebook(batch):
     students = {s for s, _ in batch["rows"]}
     assert "empty-folder" in students
-    assert len(batch["rows"]) == len(students) * len(course.notebook_names())
-    assert all(batch["rows"][("empty-folder", n)].status == "missing" for n in course.notebook_names())
+    assert len(batch["rows"]) == len(students) * len(config.notebook_names())
+    assert all(batch["rows"][("empty-folder", n)].status == "missing" for n in config.notebook_names())
     assert batch["rows"][("honest", "01_tensors")].status == "missing"
 
 
@@ -314,7 +325,7 @@ def test_student_code_writes_nowhere_but_scratch(batch):
     assert_graded(batch, "writes-outside", 5)
     # (A path under /tmp may be written inside the sandbox: its /tmp is the kernel's scratch.)
     assert "DENIED /usr/pwned" in output_of(batch, "writes-outside")
-    assert not batch["outside"].exists() and not (course.ROOT / "pwned").exists()
+    assert not batch["outside"].exists() and not (config.ROOT / "pwned").exists()
 
 
 def test_student_code_has_no_network(batch):
@@ -374,15 +385,13 @@ def test_outputs_for_nbgrader_tools(batch):
         assert gb.find_submission(NB, "honest").score == 5
 
 
-def test_grading_again_grades_only_what_is_new(batch, tmp_path):
+def test_grading_again_grades_only_what_is_new(batch, tmp_path, course_dir):
     out = tmp_path / "out"
     shutil.copytree(batch["out"], out)
     late = tmp_path / "late"
     (late / "latecomer").mkdir(parents=True)
     nbformat.write(handin(WRONG), late / "latecomer" / f"{NB}.ipynb")
-    outcome = grade.grade(
-        late, out, workers=1, timeout=NOTEBOOK_TIMEOUT, cell_timeout=CELL_TIMEOUT, sandbox_mode="require"
-    )
+    outcome = grade_into(late, out, course_dir, workers=1)
     assert outcome.graded_now == 1
     rows = {(r.student, r.notebook): r for r in outcome.results}
     assert rows[("latecomer", NB)].score == 3

@@ -1,4 +1,4 @@
-"""The graph drawings of grading/student/graphs.py: each named tensor's box carries its name, value
+"""The graph drawings of coursework/helpers/graphs.py: each named tensor's box carries its name, value
 and gradient; both paths of example 2 show; and without Graphviz's `dot` program the helper (and the
 notebooks that draw) explain how to get the picture instead of failing."""
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-from grading.student import graphs
+from coursework.helpers import graphs
 
 EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$", re.MULTILINE)
 NODE = re.compile(r"^\s*(\w+) \[label=(\"[^\"]*\"|\S+)", re.MULTILINE)
@@ -193,9 +193,9 @@ def test_notebook_runs_to_its_end_without_graphviz(name, sources, tmp_path):
 
 DRAWINGS = """
 import torch
-from grading.student.descent import plot_decision_boundary
-from grading.student.graphs import draw_graph
-from grading.student.tensors import show_tensors
+from coursework.helpers.descent import plot_decision_boundary
+from coursework.helpers.graphs import draw_graph
+from coursework.helpers.tensors import show_tensors
 
 x = torch.tensor(3.5, requires_grad=True)
 z = 2 * x**2 + 3

@@ -13,12 +13,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 from nbgrader.utils import compute_checksum
 
-from grading import course
-from grading.answers import fill_answers, solution_answers
+from coursework import config
+from coursework.answers import fill_answers, solution_answers
+from coursework.samples.colab import INTRINSIC, WIDGET_STATE, colab_save
 from grading.normalize import Unreadable, normalize
-from grading.samples.colab import INTRINSIC, WIDGET_STATE, colab_save
 
-NAMES = course.notebook_names()
+NAMES = config.notebook_names()
 
 
 def nbgrader(cell: NotebookNode) -> dict:
@@ -26,14 +26,14 @@ def nbgrader(cell: NotebookNode) -> dict:
 
 
 def release_of(name: str) -> NotebookNode:
-    return nbformat.read(course.NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    return nbformat.read(config.NOTEBOOKS / f"{name}.ipynb", as_version=4)
 
 
 def answered(name: str) -> NotebookNode:
     """The student notebook with the solution's answers: a hand-in that earns every point."""
     release = release_of(name)
     ids = {nbgrader(c).get("grade_id") for c in release.cells}
-    answers = solution_answers(nbformat.read(course.SOLUTIONS / f"{name}.ipynb", as_version=4))
+    answers = solution_answers(nbformat.read(config.SOLUTIONS / f"{name}.ipynb", as_version=4))
     return fill_answers(release, {gid: text for gid, text in answers.items() if gid in ids})
 
 

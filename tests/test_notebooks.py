@@ -2,9 +2,9 @@
 
 import pytest
 
-from grading import course
+from coursework import config
 
-NAMES = course.notebook_names()
+NAMES = config.notebook_names()
 
 
 def stderr_cells(nb) -> list[str]:

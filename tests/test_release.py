@@ -8,14 +8,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading import course, release
+from coursework import config, release
+from grading import compat
 
-NAMES = course.notebook_names()
+NAMES = config.notebook_names()
 
 
 def test_committed_files_equal_what_release_produces():
     drifted = [
-        str(path.relative_to(course.ROOT))
+        str(path.relative_to(config.ROOT))
         for path, content in release.released_files().items()
         if not path.exists() or path.read_bytes() != content
     ]
@@ -23,10 +24,10 @@ def test_committed_files_equal_what_release_produces():
 
 
 def test_every_solution_has_its_student_version():
-    assert NAMES and NAMES == sorted(p.stem for p in course.NOTEBOOKS.glob("*.ipynb"))
+    assert NAMES and NAMES == sorted(p.stem for p in config.NOTEBOOKS.glob("*.ipynb"))
 
 
-@pytest.mark.parametrize("folder", [course.SOLUTIONS, course.NOTEBOOKS])
+@pytest.mark.parametrize("folder", [config.SOLUTIONS, config.NOTEBOOKS])
 def test_notebooks_are_committed_without_outputs(folder):
     for path in folder.glob("*.ipynb"):
         for cell in nbformat.read(path, as_version=4).cells:
@@ -65,24 +66,24 @@ def test_student_version_holds_no_solution_or_hidden_test(name, sources, student
 
 @pytest.mark.parametrize("name", NAMES)
 def test_badge_opens_this_notebook_in_colab(name, students):
-    pub = course.publication()
+    pub = config.publication()
     first = students[name].cells[0]
     assert first.cell_type == "markdown"
     urls = re.findall(r'href="(https://colab\.research\.google\.com/github/[^"]+)"', first.source)
     assert urls == [pub.colab_url(name)]
     path = urls[0].split(f"/blob/{pub.branch}/", 1)[1]
-    assert (course.ROOT / path).is_file()
-    assert pub.colab_url(name) in course.README.read_text()
+    assert (config.ROOT / path).is_file()
+    assert pub.colab_url(name) in config.README.read_text()
 
 
 def test_badges_follow_the_configured_repository(tmp_path):
-    fork = course.Publication("someone/fork", "teaching")
+    fork = config.Publication("someone/fork", "teaching")
     files = release.released_files(fork)
-    nb = nbformat.reads(files[course.NOTEBOOKS / f"{NAMES[0]}.ipynb"].decode(), as_version=4)
+    nb = nbformat.reads(files[config.NOTEBOOKS / f"{NAMES[0]}.ipynb"].decode(), as_version=4)
     assert fork.colab_url(NAMES[0]) in nb.cells[0].source
-    readme = files[course.README].decode()
+    readme = files[config.README].decode()
     assert fork.colab_url(NAMES[0]) in readme
-    assert course.publication().colab_url(NAMES[0]) not in readme
+    assert config.publication().colab_url(NAMES[0]) not in readme
 
 
 def test_release_is_deterministic():
@@ -97,7 +98,7 @@ def test_new_gradebook_is_the_one_nbgrader_makes(tmp_path, monkeypatch):
 
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")  # nbgrader runs `alembic`
     Gradebook(f"sqlite:///{tmp_path / 'nbgraders.db'}").close()
-    release.new_gradebook(tmp_path / "ours.db")
+    compat.new_gradebook(tmp_path / "ours.db")
 
     def schema(path):
         with sqlite3.connect(path) as db:

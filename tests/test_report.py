@@ -5,11 +5,13 @@ import csv
 import re
 
 import pytest
+from conftest import MISCONCEPTION
 
-from grading import report
 from grading.records import ERROR, GRADED, MISSING, UNREADABLE, CellResult, Result, Stray
+from grading.render import report
 
 SUM, PRODUCT = "sum-along-path", "product-across-paths"
+TAGS = MISCONCEPTION.findall
 
 
 def tagged(*tags: str) -> str:
@@ -105,7 +107,7 @@ def rows(tmp_path_factory) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def page(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("out") / "report.html"
-    report.write_report_html(results(), STRAYS, path, [NOTE])
+    report.write_report_html(results(), STRAYS, path, [NOTE], TAGS)
     return path.read_text(encoding="utf-8")
 
 
@@ -143,13 +145,13 @@ def test_grades_csv_refuses_two_results_for_one_pair(tmp_path):
 
 
 def test_misconception_counts_and_points_lost():
-    costs = {c.tag: c for c in report.misconception_costs(results())}
+    costs = {c.tag: c for c in report.misconception_costs(results(), TAGS)}
     assert set(costs) == {SUM, PRODUCT}
     # sum-along-path: named by bob's and alice's rows; by three cells, of which the manual one is not
     # scored yet: bob lost 2 in dz_dx and 0.5 in second_chain.
     assert (costs[SUM].handins, costs[SUM].cells, costs[SUM].points_lost) == (2, 3, 2.5)
     assert (costs[PRODUCT].handins, costs[PRODUCT].cells, costs[PRODUCT].points_lost) == (1, 1, 0.5)
-    assert [c.tag for c in report.misconception_costs(results())] == [SUM, PRODUCT]  # costliest first
+    assert [c.tag for c in report.misconception_costs(results(), TAGS)] == [SUM, PRODUCT]  # costliest first
 
 
 def test_exercise_stats_count_graded_hand_ins_only():
@@ -222,7 +224,7 @@ def test_misconception_table_in_report(page):
 
 def test_report_without_graded_hand_ins_still_writes(tmp_path):
     path = tmp_path / "report.html"
-    report.write_report_html([Result("x", "01_tensors", MISSING)], [], path, [])
+    report.write_report_html([Result("x", "01_tensors", MISSING)], [], path, [], TAGS)
     text = path.read_text()
     assert "No graded hand-ins." in text and not images(text)
 

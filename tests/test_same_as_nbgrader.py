@@ -3,9 +3,9 @@ by cell (the benchmark checks the same on a whole class)."""
 
 import pytest
 
-from grading import course, samples
+from coursework import config, samples
 
-NAMES = course.notebook_names()
+NAMES = config.notebook_names()
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -5,12 +5,12 @@ import importlib.util
 
 import pytest
 
-from grading import course, samples
+from coursework import config, samples
 
 CASES = [
     (name, sample)
-    for name in course.notebook_names()
-    if importlib.util.find_spec(f"grading.samples.{samples.module_name(name)}")
+    for name in config.notebook_names()
+    if importlib.util.find_spec(f"coursework.samples.{samples.module_name(name)}")
     for sample in samples.samples(name)
 ]
 

@@ -9,10 +9,9 @@ import base64
 import csv
 import html
 import io
-import re
 import statistics
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +24,6 @@ from grading.records import ERROR, GRADED, MISSING, STATUSES, UNREADABLE, Result
 
 COLUMNS = ("student", "notebook", "score", "max_score", "status", "flags", "misconceptions", "message")
 EXTRA_COLUMNS = ("manual_pending", "source", "submitted_at", "seconds")
-MISCONCEPTION = re.compile(r"\[misconception: ([\w-]+)\]")  # the checks' tag, as in grades.csv
 # The order of the 'needs a look' list: what lost a student points first, absences last.
 LOOK_ORDER = {ERROR: 0, UNREADABLE: 1, GRADED: 2, MISSING: 3}
 
@@ -109,14 +107,14 @@ def write_grades_csv(results: list[Result], path: Path) -> None:
     _write(path, out.getvalue())
 
 
-def misconception_costs(results: list[Result]) -> list[MisconceptionCost]:
-    """Every misconception seen, the costliest first."""
+def misconception_costs(results: list[Result], tags_of: Callable[[str], list[str]]) -> list[MisconceptionCost]:
+    """Every misconception seen, the costliest first. `tags_of` reads the tags in a cell's text."""
     handins = Counter(tag for r in results for tag in set(r.misconceptions))
     cells: Counter[str] = Counter()
     lost: Counter[str] = Counter()
     for r in results:
         for cell in r.cells:
-            for tag in set(MISCONCEPTION.findall(cell.text)):
+            for tag in set(tags_of(cell.text)):
                 cells[tag] += 1
                 if cell.score is not None:
                     lost[tag] += cell.max_score - cell.score
@@ -168,10 +166,12 @@ def summary_text(results: list[Result], strays: list[Stray], report: Path | None
     return "\n".join(lines)
 
 
-def write_report_html(results: list[Result], strays: list[Stray], path: Path, notes: list[str]) -> None:
+def write_report_html(
+    results: list[Result], strays: list[Stray], path: Path, notes: list[str], tags_of: Callable[[str], list[str]]
+) -> None:
     """The class report: notes, counts, plots, then every hand-in and file that needs a look."""
     exercises = exercise_stats(results)
-    costs = misconception_costs(results)
+    costs = misconception_costs(results, tags_of)
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}"><title>Grading report</title>',

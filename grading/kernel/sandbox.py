@@ -20,8 +20,9 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-ZYGOTE = Path(__file__).with_name("zygote.py")
-ZYGOTE_INSIDE = "/opt/grading/zygote.py"
+SERVER = Path(__file__).with_name("server.py")
+COMPAT = Path(__file__).parent.parent / "compat.py"
+SERVER_INSIDE, COMPAT_INSIDE = "/opt/grading/server.py", "/opt/grading/compat.py"
 RUNTIME_INSIDE = "/run/grading"  # where the kernels' sockets folder appears in the sandbox
 SANDBOX_UID = 61_234  # any unused uid: RLIMIT_NPROC counts per user namespace, so one serves all
 CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 4096, 16384, 1 << 18
@@ -113,16 +114,25 @@ class Sandbox:
         """The path at which kernels see the sockets folder."""
         return RUNTIME_INSIDE if self.enabled else str(runtime_dir)
 
-    def zygote_process(self, work: Path, runtime_dir: Path, scratch_dir: Path) -> subprocess.Popen:
+    def template_process(self, work: Path, runtime_dir: Path, scratch_dir: Path) -> subprocess.Popen:
         """Start the kernel template. `work` is the caller's folder (removed with it); `runtime_dir`
         holds the kernels' sockets and is seen by both sides; `scratch_dir` is the kernels' scratch
         when there is no sandbox."""
         pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
         if not self.enabled:
             scratch = str(scratch_dir)
-            argv = [sys.executable, str(ZYGOTE), "--scratch", scratch]
+            argv = [sys.executable, str(SERVER), "--compat", str(COMPAT), "--scratch", scratch]
             return subprocess.Popen(argv, env=kernel_environment(scratch), cwd=scratch, **pipes)
-        program = [sys.executable, ZYGOTE_INSIDE, "--scratch", "/tmp", "--scratch", "/dev/shm"]
+        program = [
+            sys.executable,
+            SERVER_INSIDE,
+            "--compat",
+            COMPAT_INSIDE,
+            "--scratch",
+            "/tmp",
+            "--scratch",
+            "/dev/shm",
+        ]
         program += ["--sandboxed", "--processes", str(self.limits.processes)]
         argv, preexec = self._bwrap(work, runtime_dir, program)
         return subprocess.Popen(argv, preexec_fn=preexec, **pipes)
@@ -130,7 +140,8 @@ class Sandbox:
     def _bwrap(self, work: Path, runtime_dir: Path, program: list[str]) -> tuple[list[str], object]:
         python_roots = sorted({sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)})
         binds = [(root, root, "--ro-bind") for root in python_roots]
-        binds += [(str(ZYGOTE), ZYGOTE_INSIDE, "--ro-bind"), (str(runtime_dir), RUNTIME_INSIDE, "--bind")]
+        binds += [(str(SERVER), SERVER_INSIDE, "--ro-bind"), (str(COMPAT), COMPAT_INSIDE, "--ro-bind")]
+        binds += [(str(runtime_dir), RUNTIME_INSIDE, "--bind")]
         preexec, stage = None, []
         if os.geteuid() == 0:
             # Root's paths may be out of the unprivileged user's reach: stage them (see module doc).
@@ -178,7 +189,7 @@ def bubblewrap_works() -> str | None:
     return None
 
 
-def choose(mode: str, limits: Limits = Limits()) -> tuple[Sandbox, str | None]:
+def choose_sandbox(mode: str, limits: Limits = Limits()) -> tuple[Sandbox, str | None]:
     """The sandbox for `--sandbox auto|require|off`, and a warning when grading runs without one.
     Raises SandboxUnavailable for `require` when bubblewrap does not work."""
     if mode == "off":

@@ -7,9 +7,7 @@ The kernel talks over IPC sockets in a folder that both sides see: the sandbox h
 
 import asyncio
 import signal
-import time
 import uuid
-from queue import Empty
 from typing import Any
 
 import zmq.asyncio
@@ -19,7 +17,9 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import KernelProvisionerBase
 from traitlets import Any as AnyTrait
 
-from grading.template import START_TIMEOUT, Zygote
+from grading import compat
+from grading.kernel.server import KERNEL_START_TIMEOUT
+from grading.kernel.template import Template
 
 # Every kernel gets the same socket names: a fresh, emptied folder for each notebook.
 PORTS = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
@@ -38,7 +38,7 @@ KERNEL_ARGUMENTS = [
 class TemplateProvisioner(KernelProvisionerBase):
     """jupyter_client's hook for starting a kernel process: here, a fork of the template."""
 
-    zygote = AnyTrait()
+    template = AnyTrait()
     limits = AnyTrait()
     pid: int | None = None
 
@@ -47,18 +47,18 @@ class TemplateProvisioner(KernelProvisionerBase):
         return self.pid is not None
 
     async def poll(self) -> int | None:
-        return None if self.pid is None else self.zygote.poll(self.pid)
+        return None if self.pid is None else self.template.poll(self.pid)
 
     async def wait(self) -> int | None:
         status = None
-        while self.pid is not None and (status := self.zygote.poll(self.pid)) is None:
+        while self.pid is not None and (status := self.template.poll(self.pid)) is None:
             await asyncio.sleep(0.01)
         self.pid = None
         return status
 
     async def send_signal(self, signum: int) -> None:
         if self.pid is not None:
-            self.zygote.signal(self.pid, signum)
+            self.template.signal(self.pid, signum)
 
     async def kill(self, restart: bool = False) -> None:
         await self.send_signal(signal.SIGKILL)
@@ -74,8 +74,8 @@ class TemplateProvisioner(KernelProvisionerBase):
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict:
         connection = self.parent.get_connection_info()
         connection["key"] = connection["key"].decode()
-        connection["ip"] = f"{self.zygote.sandbox.runtime_inside(self.zygote.runtime)}/kernel"
-        self.pid = self.zygote.spawn(connection, self.limits, KERNEL_ARGUMENTS)
+        connection["ip"] = f"{self.template.sandbox.runtime_inside(self.template.runtime)}/kernel"
+        self.pid = self.template.spawn(connection, self.limits, KERNEL_ARGUMENTS)
         return self.parent.get_connection_info()
 
     async def cleanup(self, restart: bool = False) -> None:
@@ -84,41 +84,25 @@ class TemplateProvisioner(KernelProvisionerBase):
 
 class TemplateKernelClient(AsyncKernelClient):
     async def wait_for_ready(self, timeout: float | None = None) -> None:
-        """jupyter_client's own check (a kernel_info reply, and IOPub delivering), without its
-        fixed 0.2 s drain of IOPub at the end: nbclient ignores messages about other requests."""
-        deadline = time.monotonic() + (timeout or START_TIMEOUT)
-        while True:
-            self.kernel_info()
-            try:
-                reply = await self.shell_channel.get_msg(timeout=1)
-                if reply["msg_type"] == "kernel_info_reply":
-                    await self.iopub_channel.get_msg(timeout=0.2)
-                    self._handle_kernel_info_reply(reply)
-                    return
-            except Empty:
-                pass
-            if not await self._async_is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+        await compat.wait_for_ready(self, timeout or KERNEL_START_TIMEOUT)
 
 
 class TemplateKernelManager(AsyncKernelManager):
-    """A kernel manager for one notebook's kernel, forked from `zygote`."""
+    """A kernel manager for one notebook's kernel, forked from `template`."""
 
-    def __init__(self, zygote: Zygote, limits: dict, context: zmq.asyncio.Context):
+    def __init__(self, template: Template, limits: dict, context: zmq.asyncio.Context):
         super().__init__(
             kernel_name="python3",
             transport="ipc",
-            ip=str(zygote.runtime / "kernel"),
+            ip=str(template.runtime / "kernel"),
             context=context,
-            connection_file=str(zygote.runtime / "connection.json"),
+            connection_file=str(template.runtime / "connection.json"),
             client_factory=TemplateKernelClient,
             **PORTS,
         )
         self.kernel_id = str(uuid.uuid4())
         self.provisioner = TemplateProvisioner(
-            kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self, zygote=zygote, limits=limits
+            kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self, template=template, limits=limits
         )
 
     @property

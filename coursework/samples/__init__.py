@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import nbformat
 from nbformat import NotebookNode
 
-from grading import course
-from grading.answers import fill_answers, solution_answers
+from coursework import config
+from coursework.answers import fill_answers, solution_answers
 
 
 @dataclass(frozen=True)
@@ -31,13 +31,13 @@ def module_name(notebook: str) -> str:
 
 
 def samples(notebook: str) -> list[Sample]:
-    module = importlib.import_module(f"grading.samples.{module_name(notebook)}")
+    module = importlib.import_module(f"coursework.samples.{module_name(notebook)}")
     assert module.NOTEBOOK == notebook
     return module.SAMPLES
 
 
 def hand_in(notebook: str, sample: Sample, source: NotebookNode | None = None) -> NotebookNode:
     """The student notebook with the solution's answers, then the sample's."""
-    source = source or nbformat.read(course.SOLUTIONS / f"{notebook}.ipynb", as_version=4)
-    student = nbformat.read(course.NOTEBOOKS / f"{notebook}.ipynb", as_version=4)
+    source = source or nbformat.read(config.SOLUTIONS / f"{notebook}.ipynb", as_version=4)
+    student = nbformat.read(config.NOTEBOOKS / f"{notebook}.ipynb", as_version=4)
     return fill_answers(student, solution_answers(source) | sample.answers)

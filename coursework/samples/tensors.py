@@ -4,7 +4,7 @@ No misconception tag of the course applies here (they are about gradients), so e
 expected without a tag.
 """
 
-from grading.samples import Sample
+from coursework.samples import Sample
 
 NOTEBOOK = "01_tensors"
 

@@ -1,7 +1,7 @@
 """Sample hand-ins for 03_computation_graph: right answers found other ways (walking the graph in
 code), and the classic ways to misread the graph. The written answer is graded by hand."""
 
-from grading.samples import Sample
+from coursework.samples import Sample
 
 NOTEBOOK = "03_computation_graph"
 

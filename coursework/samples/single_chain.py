@@ -1,7 +1,7 @@
 """Sample hand-ins for 02_single_chain: right answers written other ways, and the classic mistakes
 of the chain rule, each in the form a student would type it."""
 
-from grading.samples import Sample
+from coursework.samples import Sample
 
 NOTEBOOK = "02_single_chain"
 

@@ -1,9 +1,9 @@
-"""The grader's handle on one kernel template: a process (zygote.py, usually in the sandbox) that
+"""The grader's handle on one kernel template: a process (server.py, usually in the sandbox) that
 imports torch & co. once and forks a fresh kernel for every notebook.
 
-A template takes seconds to start, so the coordinator launches the templates first and its
-workers, forked later, each adopt one. Only the launching process can wait for a template, so
-whether a template still runs is judged by the protocol: a dead template stops answering.
+A template takes seconds to start, so the pool launches the templates first and hands each to the
+worker it forks later. Only the launching process can wait for a template, so whether a template
+still runs is judged by the protocol: a dead template stops answering.
 """
 
 import json
@@ -17,9 +17,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from grading.sandbox import Sandbox
+from grading.kernel.sandbox import Sandbox
 
-START_TIMEOUT = 180  # seconds for the template to import torch & co. on a busy machine
+READY_TIMEOUT = 180  # seconds for the template to import torch & co. on a busy machine
 REQUEST_TIMEOUT = 90  # seconds for one request (a spawn waits for the kernel's sockets)
 
 
@@ -27,7 +27,7 @@ class TemplateGone(RuntimeError):
     """The template process died (a kernel may have killed it) or stopped answering."""
 
 
-class Zygote:
+class Template:
     """One kernel template. Thread-safe: the watchdog that enforces the notebook's time limit
     talks to it from another thread."""
 
@@ -45,7 +45,7 @@ class Zygote:
         """Start the process, without waiting for it to be ready."""
         self.runtime.mkdir(exist_ok=True)
         (self.workdir / "scratch").mkdir(exist_ok=True)
-        self.process = self.sandbox.zygote_process(self.workdir, self.runtime, self.workdir / "scratch")
+        self.process = self.sandbox.template_process(self.workdir, self.runtime, self.workdir / "scratch")
         self.ready, self.gone = False, False
 
     def ensure_running(self) -> None:
@@ -54,7 +54,7 @@ class Zygote:
             self.close()
             self.launch()
         if not self.ready:
-            if self._read(START_TIMEOUT).get("ready") is not True:
+            if self._read(READY_TIMEOUT).get("ready") is not True:
                 raise TemplateGone("the kernel template did not start")
             self.ready = True
 

@@ -1,7 +1,7 @@
 """Sample hand-ins for 05_gradients_in_practice: right answers written other ways, and the classic
 mistakes of each exercise (several per hand-in, one per exercise, so that they do not interfere)."""
 
-from grading.samples import Sample
+from coursework.samples import Sample
 
 NOTEBOOK = "05_gradients_in_practice"
 

@@ -9,16 +9,15 @@ CheckCellMetadata). The same preprocessors run here, with three changes that kee
   - CheckCellMetadata runs once, its JSON schema compiled once: the notebook stays in memory, so
     its metadata cannot change between the chains as a file could;
 SaveAutoGrades runs in the coordinator, the only writer of the gradebook (see gradebook.py).
+The parts that rely on nbgrader's and nbclient's internals are in compat.py.
 """
 
 import json
 from types import SimpleNamespace
 
-import jsonschema
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.nbgraderformat import MetadataValidator, ValidationError
-from nbgrader.nbgraderformat.common import BaseMetadataValidator
+from nbgrader.nbgraderformat import ValidationError
 from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearOutput,
@@ -31,9 +30,8 @@ from nbgrader.preprocessors import (
 )
 from traitlets.config import Config
 
-from grading.kernels import TemplateKernelManager
-
-OUTPUT_BUDGET = 2_000_000  # characters of output kept per notebook; a 50 MB print must not reach the grader
+from grading import compat
+from grading.kernel.manager import TemplateKernelManager
 
 
 class CourseCells:
@@ -81,10 +79,7 @@ class OverwriteCellsFromMemory(OverwriteCells):
 
     def preprocess(self, nb, resources):
         assert not self.add_missing_cells, "normalize puts missing cells back"
-        self.notebook_id = resources["nbgrader"]["notebook"]
-        self.assignment_id = resources["nbgrader"]["assignment"]
-        self.gradebook = self.cells
-        return NbGraderPreprocessor.preprocess(self, nb, resources)
+        return compat.preprocess_with_gradebook(self, nb, resources, self.cells)
 
 
 class OverwriteKernelspecFromMemory(NbGraderPreprocessor):
@@ -101,29 +96,10 @@ class OverwriteKernelspecFromMemory(NbGraderPreprocessor):
         return nb, resources
 
 
-class CompiledSchema(BaseMetadataValidator):
-    """nbgrader's per-cell schema check, with the schema compiled once (`jsonschema.validate`
-    compiles it again for every cell)."""
-
-    def validate_cell(self, cell):
-        meta = cell.metadata.get("nbgrader")
-        if meta is None or meta.get("schema_version", 0) != self.schema_version:
-            return super().validate_cell(cell)  # nbgrader's own verdict, and its messages
-        if not hasattr(self, "compiled"):
-            self.compiled = jsonschema.validators.validator_for(self.schema)(self.schema)
-        error = jsonschema.exceptions.best_match(self.compiled.iter_errors(meta))
-        if error is not None:
-            raise error
-
-
-class CompiledMetadataValidator(MetadataValidator, CompiledSchema):
-    """nbgrader's MetadataValidator; its `super().validate_cell` reaches CompiledSchema first."""
-
-
 class CheckCellMetadataOnce(CheckCellMetadata):
     """nbgrader's CheckCellMetadata, with one validator for every notebook of the worker."""
 
-    validator = CompiledMetadataValidator()
+    validator = compat.compiled_metadata_validator()
 
     def preprocess(self, nb, resources):
         try:
@@ -133,7 +109,7 @@ class CheckCellMetadataOnce(CheckCellMetadata):
         return nb, resources
 
 
-class TemplateExecute(Execute):
+class TemplateExecute(compat.OutputBudget, Execute):
     """nbgrader's Execute preprocessor, with a kernel forked from the template, a cap on the
     output kept, and a record of which cells got a reply from the kernel."""
 
@@ -141,7 +117,6 @@ class TemplateExecute(Execute):
         super().__init__(**kwargs)
         self.template_km = km
         self.replied: set[int] = set()
-        self.output_left = OUTPUT_BUDGET
 
     def preprocess(self, nb, resources=None, km=None):
         return super().preprocess(nb, resources, km=self.template_km)
@@ -149,15 +124,6 @@ class TemplateExecute(Execute):
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)
         self.replied.add(kwargs["cell_index"])
-
-    def output(self, outs, msg, display_id, cell_index):
-        out = super().output(outs, msg, display_id, cell_index)
-        if out is not None and out.output_type == "stream":
-            kept = out.text[: max(self.output_left, 0)]
-            self.output_left -= len(out.text)
-            if len(kept) < len(out.text):
-                out.text = kept + "\n[the grader kept only the first 2 MB of output]\n"
-        return out
 
 
 def sanitizing(config: Config, cells: CourseCells) -> list[NbGraderPreprocessor]:

@@ -11,6 +11,8 @@ import warnings
 
 import torch
 
+from coursework.helpers.contract import MISCONCEPTION_FORMAT
+
 # Taken before any of your code runs, so the checks keep their own meaning of these names. The
 # other helper modules import the ones they use from here.
 _abs, _callable, _float, _isinstance = builtins.abs, builtins.callable, builtins.float, builtins.isinstance
@@ -34,6 +36,11 @@ def pictures_shown():
 
     shell = get_ipython()
     return shell is None or "image/png" in shell.display_formatter.active_types
+
+
+def tagged(says, tag):
+    """A message that names a known mistake, ending with its tag for the grader to count."""
+    return f"{says} {MISCONCEPTION_FORMAT.format(tag=tag)}"
 
 
 class CheckFailed(AssertionError):
@@ -62,7 +69,7 @@ class Mistake:
         return all(close(g, self._formula(*(_float(v) for v in p))) for g, p in zip(got, points))
 
     def describe(self):
-        return self.says if self.tag is None else f"{self.says} [misconception: {self.tag}]"
+        return self.says if self.tag is None else tagged(self.says, self.tag)
 
 
 def repeated_backward(says):

@@ -1,7 +1,7 @@
 """Sample hand-ins for 06_gradient_descent: right answers written other ways, and the classic
 mistakes of each exercise (one per exercise in a hand-in, so that they do not interfere)."""
 
-from grading.samples import Sample
+from coursework.samples import Sample
 
 NOTEBOOK = "06_gradient_descent"
 

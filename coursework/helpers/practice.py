@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import torch
 
-from grading.student.checks import (
+from coursework.helpers.checks import (
     CheckFailed,
     Mistake,
     _abs,

@@ -2,7 +2,7 @@
 the multi-path rule. Each mistake sample carries one mistake per exercise, rotated so that every
 exercise meets every tag once."""
 
-from grading.samples import Sample
+from coursework.samples import Sample
 
 NOTEBOOK = "04_two_paths"
 

@@ -11,7 +11,7 @@ import shutil
 
 import graphviz
 
-from grading.student.checks import pictures_shown
+from coursework.helpers.checks import pictures_shown
 
 __all__ = ["draw_graph", "graph_of", "show"]
 

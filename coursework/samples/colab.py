@@ -11,7 +11,7 @@ import string
 
 from nbformat import NotebookNode
 
-from grading import course, release
+from coursework import config
 
 INTRINSIC = "application/vnd.google.colaboratory.intrinsic+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -70,8 +70,8 @@ def colab_cell(cell: NotebookNode, rng: random.Random, keep_id: bool, outputs: l
 def github_badge_cell(name: str) -> dict:
     """'Save a copy in GitHub' puts this first, pointing at the student's copy; it has no id,
     neither top-level nor in its metadata."""
-    copy_in_github = course.Publication("student/course-copy", "main")
-    source = [release.badge(copy_in_github, name)]
+    copy_in_github = config.Publication("student/course-copy", "main")
+    source = [copy_in_github.badge(name)]
     return {"cell_type": "markdown", "metadata": {"colab_type": "text"}, "source": source}
 
 

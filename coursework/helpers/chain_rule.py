@@ -9,7 +9,7 @@ import re
 
 import torch
 
-from grading.student.checks import (
+from coursework.helpers.checks import (
     CheckFailed,
     Mistake,
     _float,
@@ -21,6 +21,7 @@ from grading.student.checks import (
     expect_checks,
     repeated_backward,
     run_answer,
+    tagged,
     verdict,
 )
 
@@ -283,9 +284,10 @@ def check_backward_nodes(fn, must_pass=False):
     if got in (want[::-1], want[:-1][::-1]):
         message += " Your list goes the other way: start at z.grad_fn and follow next_functions down to x."
     elif got and got == want[: len(got)]:
-        message += (
-            " Your list stops before it reaches x. Hint: keep following next_functions until the"
-            " node of x, an AccumulateGrad. [misconception: chain-stopped-early]"
+        message += " " + tagged(
+            "Your list stops before it reaches x. Hint: keep following next_functions until the"
+            " node of x, an AccumulateGrad.",
+            "chain-stopped-early",
         )
     elif set(got) & FORWARD_WORDS:
         message += " Name the nodes as PyTorch prints them: look at z.grad_fn and its next_functions."

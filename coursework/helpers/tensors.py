@@ -7,7 +7,7 @@ the likely mistake (wrong dtype, wrong shape, `*` instead of `@`, ...).
 
 import torch
 
-from grading.student.checks import (
+from coursework.helpers.checks import (
     CheckFailed,
     _allclose,
     _float,

@@ -16,9 +16,9 @@ import zipfile
 import nbformat
 from nbformat import NotebookNode
 
-from grading.answers import fill_answers, solution_answers
-from grading.samples import Sample, samples
-from grading.samples.colab import colab_save
+from coursework.answers import fill_answers, solution_answers
+from coursework.samples import Sample, samples
+from coursework.samples.colab import colab_save
 
 WEEK = (2026, 11, 16)  # the hand-ins arrive over the week before the deadline
 ENDLESS_LOOP = """def dz_dx(x):

@@ -8,7 +8,7 @@ and watches whether gradients pile up between steps.
 
 import torch
 
-from grading.student.checks import (
+from coursework.helpers.checks import (
     CheckFailed,
     Mistake,
     _float,
@@ -23,6 +23,7 @@ from grading.student.checks import (
     expect_checks,
     pictures_shown,
     run_answer,
+    tagged,
     verdict,
 )
 
@@ -257,9 +258,9 @@ def check_gd_step(fn, cases=GD_CASES, must_pass=False):
         message = (f"the first step is right, but the second is not: it gives w = {second[0]:.6g}, "
                    f"b = {second[1]:.6g} instead of w = {right[0]:.6g}, b = {right[1]:.6g}.")
         if _same(second, (after[0] - lr * (gw0 + gw1), after[1] - lr * (gb0 + gb1))):
-            message += (" The second step used the sum of both steps' gradients: the first one was still in "
-                        "w.grad and b.grad, and backward() added to it. Hint: zero the gradients in every step "
-                        "(w.grad = None). [misconception: accumulated-grad]")
+            message += " " + tagged("The second step used the sum of both steps' gradients: the first one was "
+                                    "still in w.grad and b.grad, and backward() added to it. Hint: zero the "
+                                    "gradients in every step (w.grad = None).", "accumulated-grad")
         verdict(name, False, message, must_pass)
         return
     verdict(name, True, f"your steps match gradient descent computed by hand ({_len(cases)} start(s), two steps "
@@ -362,9 +363,9 @@ def _train_problem(name, fn, seed, must_pass):
                 "optimizer.step() is what changes the weights. Hint: call it after backward() in every step, "
                 "and train the model you are given.")
     if found[0]:
-        return (f"{shown}: the gradients were never zeroed between steps, so each step used the sum of all "
-                "the gradients so far: old gradients keep pushing, and training can blow up. "
-                "Hint: call optimizer.zero_grad() at the start of every step. [misconception: accumulated-grad]")
+        return tagged(f"{shown}: the gradients were never zeroed between steps, so each step used the sum of "
+                      "all the gradients so far: old gradients keep pushing, and training can blow up. "
+                      "Hint: call optimizer.zero_grad() at the start of every step.", "accumulated-grad")
     try:
         if _isinstance(losses, _Tensor):
             losses = losses.reshape(-1).tolist()

@@ -1,0 +1,103 @@
+"""Build: solutions/ → an nbgrader course folder, the one thing the grader is given.
+
+prepare_source   stamps the Colab badge and inlines the student helpers (one source notebook);
+build_course     runs nbgrader's generate_assignment on every prepared notebook, and writes the
+                 course manifest (course.json) that tells the grader what it needs of the course.
+"""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from coursework import config, inline
+from coursework.helpers import contract
+from grading import compat
+
+MANIFEST = "course.json"
+
+
+def stamp_badge(nb: NotebookNode, name: str, pub: config.Publication) -> None:
+    """Cell 0 is the title; its first line becomes the badge pointing at this notebook."""
+    title = nb.cells[0]
+    lines = [line for line in title.source.splitlines() if "colab-badge.svg" not in line]
+    title.source = "\n".join([pub.badge(name), *lines])
+
+
+def prepare_source(name: str, pub: config.Publication) -> NotebookNode:
+    nb = nbformat.read(config.SOLUTIONS / f"{name}.ipynb", as_version=4)
+    stamp_badge(nb, name, pub)
+    inline.inline_helpers(nb)
+    return nb
+
+
+def nbgrader_config(course_dir: Path) -> Config:
+    """The course's nbgrader configuration, rooted at course_dir."""
+    loaded = PyFileConfigLoader(config.NBGRADER_CONFIG.name, path=str(config.NBGRADER_CONFIG.parent)).load_config()
+    loaded.CourseDirectory.root = str(course_dir)
+    return loaded
+
+
+def manifest(names: list[str], pub: config.Publication) -> dict:
+    """What the grader needs to know of the course beyond nbgrader's folder; and what it was
+    built from, so that an unchanged course is not built again."""
+    return {
+        "notebooks": names,
+        "check_names": inline.check_names(),
+        "helper_module_prefix": contract.HELPER_MODULE_PREFIX,
+        "misconception_pattern": contract.MISCONCEPTION_PATTERN,
+        "built_from": source_fingerprint(pub),
+    }
+
+
+def source_fingerprint(pub: config.Publication) -> str:
+    """Changes whenever a build would change: the solutions, the helpers, nbgrader's
+    configuration, the publication (the badges) or this build code."""
+    digest = hashlib.sha256(f"{pub.repository}@{pub.branch}".encode())
+    here = config.HELPERS.parent
+    files = [*sorted(config.SOLUTIONS.glob("*.ipynb")), *sorted(config.HELPERS.glob("*.py"))]
+    for path in [*files, config.NBGRADER_CONFIG, here / "build.py", here / "inline.py"]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_if_changed(course_dir: Path, pub: config.Publication | None = None) -> Path:
+    """course_dir holding the course built from the sources as they are now; built again only
+    when they changed since it was built."""
+    pub = pub or config.publication()
+    try:
+        current = json.loads((course_dir / MANIFEST).read_text()).get("built_from") == source_fingerprint(pub)
+    except (OSError, ValueError):
+        current = False
+    if not current:
+        shutil.rmtree(course_dir, ignore_errors=True)
+        build_course(course_dir, pub)
+    return course_dir
+
+
+def build_course(course_dir: Path, pub: config.Publication | None = None) -> list[str]:
+    """Create an nbgrader course folder: one assignment per notebook, named like it, with its
+    source, release version and gradebook, and the manifest. Returns the notebook names."""
+    from nbgrader.apps import NbGraderAPI
+
+    pub = pub or config.publication()
+    names = config.notebook_names()
+    course_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(config.NBGRADER_CONFIG, course_dir / "nbgrader_config.py")
+    compat.new_gradebook(course_dir / "gradebook.db")
+    for name in names:
+        source = course_dir / "source" / name / f"{name}.ipynb"
+        source.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(prepare_source(name, pub), source)
+    api = NbGraderAPI(config=nbgrader_config(course_dir))
+    for name in names:
+        result = api.generate_assignment(name, force=True, create=True)
+        if not result["success"]:
+            raise RuntimeError(f"nbgrader could not release {name}:\n{result.get('log', '')}")
+    (course_dir / MANIFEST).write_text(json.dumps(manifest(names, pub), indent=1) + "\n")
+    return names

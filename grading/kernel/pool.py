@@ -1,0 +1,139 @@
+"""The workers that grade hand-ins side by side on this machine, each with its own kernel template.
+
+The pool launches its templates at once (they import torch & co. for seconds, meanwhile the
+coordinator builds the course) and forks a worker per template when grading starts: forked after
+the coordinator's imports, a worker starts at no cost. A worker grades one hand-in at a time and
+sends back its result; only the coordinator writes anything. A worker that dies (killed, out of
+memory) costs its hand-in one more try on a new worker; a hand-in that kills two is an `error`.
+"""
+
+import ctypes
+import multiprocessing
+import signal
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+from grading import execute
+from grading.course import Course
+from grading.kernel.sandbox import Sandbox
+from grading.kernel.template import Template
+from grading.records import ERROR, HandIn
+
+TRIES = 2  # a hand-in whose worker died is tried once more, on a fresh worker
+PR_SET_PDEATHSIG = 1
+
+
+def work(conn: Connection, course_dir: Path, template: Template, timeout: float, cell_timeout: float | None) -> None:
+    """A worker's life: grade each hand-in the coordinator sends, until it sends None."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the coordinator
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
+    grader = execute.Grader(Course.read(course_dir), template, timeout, cell_timeout)
+    try:
+        while (handin := conn.recv()) is not None:
+            conn.send(grader.grade(handin))
+    except EOFError:
+        pass
+    finally:
+        grader.close()
+
+
+@dataclass(eq=False)
+class Worker:
+    process: multiprocessing.Process
+    conn: Connection
+    template: Template
+    handin: HandIn | None = None
+
+
+class LocalPool:
+    """Worker processes on this machine. `grade` yields (hand-in, Graded) as results arrive."""
+
+    def __init__(self, workers: int, sandbox: Sandbox, timeout: float, cell_timeout: float | None = None):
+        self.sandbox, self.timeout, self.cell_timeout = sandbox, timeout, cell_timeout
+        self.idle = [Template(sandbox) for _ in range(max(1, workers))]
+        for template in self.idle:
+            template.launch()
+        self.workers: list[Worker] = []
+
+    def grade(self, course_dir: Path, handins: list[HandIn]) -> Iterator[tuple[HandIn, execute.Graded]]:
+        todo = deque(handins)
+        tries: dict[tuple[str, str], int] = {}
+        for template in self.idle[len(todo) :]:  # more templates than hand-ins to grade
+            template.remove()
+        self.idle = self.idle[: len(todo)]
+        while self.idle:
+            self.workers.append(self._fork(course_dir, self.idle.pop()))
+        for worker in self.workers:
+            self._assign(worker, todo, tries)
+        while busy := [w for w in self.workers if w.handin is not None]:
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+            for worker in busy:
+                if worker.conn not in ready and worker.process.sentinel not in ready:
+                    continue
+                handin = worker.handin
+                graded = self._receive(worker) if worker.conn in ready or worker.conn.poll() else None
+                if graded is None:  # the worker died with this hand-in
+                    worker = self._replace(worker, course_dir, bool(todo) or tries[self._key(handin)] < TRIES)
+                    if tries[self._key(handin)] < TRIES:
+                        todo.appendleft(handin)
+                    else:
+                        why = f"the grader's worker died grading it, {TRIES} times (it may use too much memory)"
+                        yield handin, execute.Graded(execute.new_result(handin, Course.read(course_dir), ERROR, why))
+                else:
+                    worker.handin = None
+                    yield handin, graded
+                if worker is not None:
+                    self._assign(worker, todo, tries)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.process.kill()
+            worker.process.join()
+            worker.conn.close()
+            worker.template.remove()
+        for template in self.idle:
+            template.remove()
+        self.workers, self.idle = [], []
+
+    @staticmethod
+    def _key(handin: HandIn) -> tuple[str, str]:
+        return handin.student, handin.notebook
+
+    def _fork(self, course_dir: Path, template: Template) -> Worker:
+        ours, theirs = multiprocessing.Pipe()
+        args = (theirs, course_dir, template, self.timeout, self.cell_timeout)
+        process = multiprocessing.get_context("fork").Process(target=work, args=args, daemon=True)
+        process.start()
+        theirs.close()
+        return Worker(process, ours, template)
+
+    def _assign(self, worker: Worker, todo: deque, tries: dict) -> None:
+        if todo:
+            worker.handin = todo.popleft()
+            tries[self._key(worker.handin)] = tries.get(self._key(worker.handin), 0) + 1
+            worker.conn.send(worker.handin)
+
+    @staticmethod
+    def _receive(worker: Worker) -> execute.Graded | None:
+        try:
+            return worker.conn.recv()
+        except (EOFError, OSError):
+            return None
+
+    def _replace(self, dead: Worker, course_dir: Path, needed: bool) -> Worker | None:
+        """Bury a dead worker and its template (a kernel of it may still run); fork a new one
+        with a new template when there is work left."""
+        dead.process.join()
+        dead.conn.close()
+        dead.template.remove()
+        self.workers.remove(dead)
+        if not needed:
+            return None
+        template = Template(self.sandbox)
+        template.launch()
+        worker = self._fork(course_dir, template)
+        self.workers.append(worker)
+        return worker
