@@ -1,4 +1,4 @@
-"""collect: every layout of GRADING.md, in a folder and in a zip, mixed in one batch; every file
+"""collect: every layout of docs/grading-contract.md, in a folder and in a zip, mixed in one batch; every file
 accounted for; SUBMISSIONS left exactly as it was."""
 
 import hashlib

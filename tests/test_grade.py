@@ -1,5 +1,5 @@
 """`python -m grading grade` end to end: one batch holding an honest student and one hand-in per
-failure mode and attack of GRADING.md, graded once, in the sandbox. Each test asserts what one
+failure mode and attack of docs/grading-contract.md, graded once, in the sandbox. Each test asserts what one
 hand-in got, and that the honest student beside it is untouched."""
 
 import hashlib

@@ -1,6 +1,6 @@
 """What Google Colab writes when it saves a notebook: a stand-in for a real Colab save.
 
-Reproduces every rewrite GRADING.md lists from real Colab saves, so that tests, the bundled
+Reproduces every rewrite docs/grading-contract.md lists from real Colab saves, so that tests, the bundled
 example hand-ins and the benchmark can feed the grader what Colab users hand in.
 """
 
