@@ -20,6 +20,16 @@ from grading.execute import visible_text
 MISCONCEPTION = re.compile(MISCONCEPTION_PATTERN)
 
 
+KERNEL_FIXTURES = {"autograde", "plain_autograde"}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that grade through a kernel carry the `kernel` marker: `-m "not kernel"` skips them."""
+    for item in items:
+        if KERNEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.kernel)
+
+
 @dataclass
 class GradedCell:
     score: float

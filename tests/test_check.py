@@ -4,10 +4,13 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 from conftest import MISCONCEPTION
 
 from coursework import samples
 from grading import check
+
+pytestmark = pytest.mark.kernel  # every test here runs a notebook in a Jupyter kernel
 
 NB = "02_single_chain"
 

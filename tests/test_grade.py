@@ -22,6 +22,8 @@ from grading import grade
 from grading.kernel.pool import LocalPool
 from grading.kernel.sandbox import choose_sandbox
 
+pytestmark = pytest.mark.kernel  # every test here grades in sandboxed kernels
+
 NB = "02_single_chain"
 CORRECT = "def dz_dx(x):\n    return 4 * x"
 WRONG = "def dz_dx(x):\n    return 2 + 2 * x"  # sum along the chain
@@ -415,3 +417,27 @@ def test_require_refuses_to_grade_without_a_sandbox(tmp_path):
     refused = run_cli("grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--sandbox", "require", env=env)
     assert refused.returncode != 0 and "bubblewrap" in refused.stderr
     assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+def test_report_renders_everything_again_without_grading(batch, tmp_path):
+    """`python -m grading report OUT`, also on an OUT whose course folder predates course.json."""
+    out = tmp_path / "out"
+    shutil.copytree(batch["out"], out)
+    (out / "course" / "course.json").unlink()
+    shutil.rmtree(out / "feedback")
+    (out / "grades.csv").unlink()
+    (out / "report.html").unlink()
+    state_before = (out / "state.json").read_bytes()
+    run = run_cli("report", str(out))
+    assert run.returncode == 0, run.stderr
+    assert (out / "grades.csv").read_text() == (batch["out"] / "grades.csv").read_text()
+    pages = sorted(p.relative_to(batch["out"]) for p in (batch["out"] / "feedback").rglob("*.html"))
+    assert pages and pages == sorted(p.relative_to(out) for p in (out / "feedback").rglob("*.html"))
+    assert all((out / p).read_text() == (batch["out"] / p).read_text() for p in pages)
+    assert "Grading report" in (out / "report.html").read_text()
+    assert (out / "state.json").read_bytes() == state_before  # nothing was graded
+
+
+def test_report_refuses_a_folder_grade_did_not_write(tmp_path):
+    run = run_cli("report", str(tmp_path))
+    assert run.returncode == 2 and str(tmp_path) in run.stderr and run.stderr.count("\n") == 1

@@ -1,15 +1,12 @@
 """The student notebooks are generated from solutions/, and hold nothing that gives answers away."""
 
 import json
-import os
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from coursework import config, release
-from grading import compat
 
 NAMES = config.notebook_names()
 
@@ -88,21 +85,3 @@ def test_badges_follow_the_configured_repository(tmp_path):
 
 def test_release_is_deterministic():
     assert release.released_files() == release.released_files()
-
-
-def test_new_gradebook_is_the_one_nbgrader_makes(tmp_path, monkeypatch):
-    import sqlite3
-    import sys
-
-    from nbgrader.api import Gradebook
-
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")  # nbgrader runs `alembic`
-    Gradebook(f"sqlite:///{tmp_path / 'nbgraders.db'}").close()
-    compat.new_gradebook(tmp_path / "ours.db")
-
-    def schema(path):
-        with sqlite3.connect(path) as db:
-            tables = db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
-            return tables, db.execute("SELECT * FROM alembic_version").fetchall()
-
-    assert schema(tmp_path / "ours.db") == schema(tmp_path / "nbgraders.db")
