@@ -7,11 +7,13 @@ build_course     runs nbgrader's generate_assignment on every prepared notebook,
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+from sqlalchemy.exc import OperationalError
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -76,8 +78,19 @@ def build_if_changed(course_dir: Path, pub: config.Publication | None = None) ->
         current = False
     if not current:
         shutil.rmtree(course_dir, ignore_errors=True)
-        build_course(course_dir, pub)
+        try:
+            build_course(course_dir, pub)
+        except (OSError, OperationalError) as error:  # a full disk, most likely
+            shutil.rmtree(course_dir, ignore_errors=True)
+            why = getattr(error, "orig", None) or error.strerror or error
+            raise OSError(f"{why}, building the course into {course_dir}") from None
     return course_dir
+
+
+def cause(log: str) -> str:
+    """The error nbgrader's log ends on (its last 'SomethingError: ...' line), for a one-line message."""
+    errors = [line.strip() for line in log.splitlines() if re.match(r"^\s*\w+(Error|Exception): ", line)]
+    return errors[-1] if errors else (log.strip().splitlines() or ["no log"])[-1]
 
 
 def build_course(course_dir: Path, pub: config.Publication | None = None) -> list[str]:
@@ -98,6 +111,6 @@ def build_course(course_dir: Path, pub: config.Publication | None = None) -> lis
     for name in names:
         result = api.generate_assignment(name, force=True, create=True)
         if not result["success"]:
-            raise RuntimeError(f"nbgrader could not release {name}:\n{result.get('log', '')}")
+            raise RuntimeError(f"nbgrader could not release {name} into {course_dir}: {cause(result.get('log', ''))}")
     (course_dir / MANIFEST).write_text(json.dumps(manifest(names, pub), indent=1) + "\n")
     return names

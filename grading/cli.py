@@ -4,11 +4,15 @@ place that reaches into `coursework`), and calls the steps; nothing else."""
 import argparse
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
 
 from grading.collect import CannotCollect
+from grading.records import ERROR
+
+MiB = 1 << 20
 
 
 def release_command(args: argparse.Namespace) -> int:
@@ -46,44 +50,64 @@ class ProgressLine:
 
 
 def grade_command(args: argparse.Namespace) -> int:
-    from grading.kernel.pool import LocalPool
+    from coursework import config
+    from grading.collect import Limits, collecting
+    from grading.files import same_or_inside
+    from grading.kernel.pool import LocalPool, worker_capacity
     from grading.kernel.sandbox import choose_sandbox
+    from grading.state import locked
 
     submissions, out = Path(args.submissions), Path(args.out)
     if not submissions.exists():
         raise CannotCollect(f"{submissions}: no such folder or .zip")
+    if same_or_inside(out, submissions):
+        raise ValueError(f"--out {out} is inside SUBMISSIONS {submissions}: choose an OUT elsewhere")
+    workers, why = worker_capacity(args.workers)
+    if why:
+        print(f"note: {why}", file=sys.stderr)
     sandbox, warning = choose_sandbox(args.sandbox)
-    # The templates import torch & co. for seconds: launch them first, and build meanwhile.
-    pool = LocalPool(args.workers, sandbox, args.timeout, args.cell_timeout)
+    limits = Limits(int(args.max_file_mb * MiB), int(args.max_total_mb * MiB))
+    # The templates import torch & co. for seconds: launch them first, and collect and build meanwhile.
+    pool = LocalPool(workers, sandbox, args.timeout, args.cell_timeout)
     try:
-        from coursework import build
-        from grading import grade
+        with collecting(submissions, config.notebook_names(), limits) as found:
+            out.mkdir(parents=True, exist_ok=True)
+            with locked(out):
+                from coursework import build
+                from grading import grade
 
-        built = build.build_if_changed(out / "build")
-        outcome = grade.grade(
-            submissions, out, built, pool, notes=[warning] if warning else [], on_progress=ProgressLine()
-        )
+                built = build.build_if_changed(out / "build")
+                notes = [warning] if warning else []
+                outcome = grade.grade(found, out, built, pool, notes=notes, on_progress=ProgressLine())
     finally:
         pool.close()
     from grading.render import report
 
-    if warning:
-        print(f"WARNING: {warning}", file=sys.stderr)
+    for note in [warning] * bool(warning) + outcome.warnings:
+        print(f"WARNING: {note}", file=sys.stderr)
     print(report.summary_text(outcome.results, outcome.strays))
     print(f"graded {outcome.graded_now} hand-ins in {outcome.seconds:.1f} s")
     print(f"report: {out / 'report.html'}")
+    errors = sum(r.status == ERROR for r in outcome.results)
+    if errors:
+        print(
+            f"error: the grader failed on {errors} hand-in(s) (status `error`): see {out / 'report.html'}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
 def report_command(args: argparse.Namespace) -> int:
     from grading import grade
     from grading.render import report
-    from grading.state import STATE
+    from grading.state import STATE, locked
 
     out = Path(args.out)
     if not (out / STATE).exists() or not (out / "course").is_dir():
         raise FileNotFoundError(f"{out}: not a folder that `python -m grading grade` wrote")
-    results = grade.rerender(out)
+    with locked(out):
+        results = grade.rerender(out)
     print(report.summary_text(results, []))
     print(f"report: {out / 'report.html'}")
     return 0
@@ -98,6 +122,30 @@ def check_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def positive(text: str) -> float:
+    """A number of seconds or megabytes: more than zero (0 would mean 'no limit' to nbclient)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a number above 0")
+    return value
+
+
+def whole(least: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text} must be at least {least}")
+        return value
+
+    return parse
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m grading", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -110,10 +158,16 @@ def parser() -> argparse.ArgumentParser:
     grd = commands.add_parser("grade", help="grade a folder or zip of hand-ins")
     grd.add_argument("submissions", help="folder or .zip of hand-ins (only read, never changed)")
     grd.add_argument("--out", required=True, help="where grades, feedback and the report go")
-    grd.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)), help="default: all cores")
-    grd.add_argument("--timeout", type=float, default=120, help="seconds one notebook may run (default 120)")
     grd.add_argument(
-        "--cell-timeout", type=float, help="seconds one cell may run (default: nbgrader's Execute.timeout, 30)"
+        "--workers", type=whole(1), default=len(os.sched_getaffinity(0)), help="default: all cores (capped by memory)"
+    )
+    grd.add_argument("--timeout", type=positive, default=120, help="seconds one notebook may run (default 120)")
+    grd.add_argument(
+        "--cell-timeout", type=positive, help="seconds one cell may run (default: nbgrader's Execute.timeout, 30)"
+    )
+    grd.add_argument("--max-file-mb", type=positive, default=20, help="a larger file is not a hand-in (default 20)")
+    grd.add_argument(
+        "--max-total-mb", type=positive, default=2048, help="read no more of SUBMISSIONS than this (default 2048)"
     )
     grd.add_argument("--sandbox", choices=["auto", "require", "off"], default="auto")
     grd.set_defaults(run=grade_command)
@@ -128,12 +182,17 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, interrupt)  # `kill` ends a run as Ctrl-C does: state saved, workers stopped
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted: what was graded is kept; grading again into the same OUT resumes", file=sys.stderr)
         return 130
     except (OSError, RuntimeError, ValueError, CannotCollect) as error:
         # The grader itself could not do its job: one line that says why.

@@ -1,7 +1,9 @@
 """Collect: SUBMISSIONS (a folder or a .zip of one) → the hand-ins to grade, and every other file.
 
-SUBMISSIONS is only read: zip members are read in memory, symbolic links are never followed.
-Every file ends up either as a HandIn or as a Stray with its reason. Layouts, mixed freely:
+SUBMISSIONS is only read: zip members are read in memory, one at a time, symbolic links are never
+followed. Every file ends up either as a HandIn or as a Stray with its reason; a hand-in that
+cannot be read (too large, damaged, past the batch's size limit) is a HandIn with a `problem`.
+Layouts, mixed freely:
   <student>/<notebook>.ipynb                  canonical (also nbgrader's <student>/<notebook>/<notebook>.ipynb)
   <name>_[LATE_]<userid>_<subid>_<file>       Canvas 'Download submissions' (student: the user id)
   <Full Name>_<id>_assignsubmission_file_/    Moodle 'Download all submissions' (student: the id),
@@ -17,12 +19,13 @@ import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from grading.records import Collection, HandIn, Stray
+from grading.records import HandIn, Stray
 
-MAX_BYTES = 20 * 1024 * 1024  # a notebook this large is not a hand-in
+MiB = 1 << 20
 CANVAS = re.compile(r"^(?P<name>.+?)_(?P<late>LATE_)?(?P<student>\d+)_\d+_(?P<file>.+)$")
 CANVAS_RESUBMISSION = re.compile(r"^(?P<stem>.+)-(?P<n>\d+)$")  # Canvas adds -N before the extension
 MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<student>\d+)_assignsubmission_\w+?_$")
@@ -46,6 +49,15 @@ class CannotCollect(Exception):
 
 
 @dataclass(frozen=True)
+class Limits:
+    """How much is read: a notebook larger than `file_bytes` is not a hand-in, and a batch stops
+    being read past `total_bytes` (a zip of a few MB can unpack to gigabytes)."""
+
+    file_bytes: int = 20 * MiB
+    total_bytes: int = 2048 * MiB
+
+
+@dataclass(frozen=True)
 class Entry:
     """One file or folder in SUBMISSIONS, wherever it lives."""
 
@@ -54,16 +66,19 @@ class Entry:
     folder: bool
     size: int
     mtime: float
-    read: Callable[[], bytes]
+    read: Callable[[int], bytes]  # at most this many bytes (a file may grow, a zip header may lie)
     problem: str | None = None  # why it cannot be a hand-in, whatever its name
 
 
-def collect(submissions: Path, notebooks: list[str]) -> Collection:
-    """Everything in SUBMISSIONS (a folder or a .zip of one), sorted: the students, one HandIn per
-    (student, notebook) (the newest file), and a Stray with its reason for every other file."""
+@contextmanager
+def collecting(submissions: Path, notebooks: list[str], limits: Limits = Limits()) -> Iterator["Collection"]:
+    """Everything in SUBMISSIONS (a folder or a .zip of one), sorted: the students at once, then
+    one HandIn per (student, notebook) as `handins()` reads them, one file at a time. Raises
+    CannotCollect, before anything is read, when SUBMISSIONS cannot be."""
     submissions = Path(submissions)
     if submissions.is_dir():
-        return gather(unwrap(list(folder_entries(submissions)), notebooks), notebooks)
+        yield gather(unwrap(list(folder_entries(submissions)), notebooks), notebooks, limits)
+        return
     if not submissions.is_file():
         raise CannotCollect(f"{submissions}: no such folder or .zip")
     try:
@@ -71,7 +86,7 @@ def collect(submissions: Path, notebooks: list[str]) -> Collection:
     except (zipfile.BadZipFile, OSError) as error:
         raise CannotCollect(f"{submissions}: not a folder, nor a readable .zip ({error})") from None
     with archive:
-        return gather(unwrap(list(zip_entries(archive)), notebooks), notebooks)
+        yield gather(unwrap(list(zip_entries(archive)), notebooks), notebooks, limits)
 
 
 # --- reading SUBMISSIONS ----------------------------------------------------------------------------
@@ -82,6 +97,18 @@ def path_parts(name: str) -> tuple[str, ...]:
     names are compared in NFC (macOS writes NFD)."""
     parts = re.split(r"[/\\]", unicodedata.normalize("NFC", name))
     return tuple(part for part in parts if part not in ("", "."))
+
+
+def nothing(most: int) -> bytes:
+    return b""
+
+
+def reader(path: Path) -> Callable[[int], bytes]:
+    def read(most: int) -> bytes:
+        with open(path, "rb") as f:
+            return f.read(most)
+
+    return read
 
 
 def folder_entries(root: Path) -> Iterator[Entry]:
@@ -95,7 +122,7 @@ def folder_entries(root: Path) -> Iterator[Entry]:
             if folder == root:
                 raise CannotCollect(f"{root}: cannot be listed ({error.strerror})") from None
             source = folder.relative_to(root).as_posix()
-            yield Entry(source, path_parts(source), False, 0, 0.0, bytes, f"could not be listed ({error.strerror})")
+            yield Entry(source, path_parts(source), False, 0, 0.0, nothing, f"could not be listed ({error.strerror})")
             continue
         with found:
             for item in found:
@@ -106,11 +133,11 @@ def folder_entries(root: Path) -> Iterator[Entry]:
                     problem = "a symbolic link (not followed)"
                 elif item.is_dir(follow_symlinks=False):
                     pending.append(path)
-                    yield Entry(source, path_parts(source), True, 0, info.st_mtime, bytes)
+                    yield Entry(source, path_parts(source), True, 0, info.st_mtime, nothing)
                     continue
                 elif not stat.S_ISREG(info.st_mode):
                     problem = "not a regular file"  # a FIFO would block the reader forever
-                yield Entry(source, path_parts(source), False, info.st_size, info.st_mtime, path.read_bytes, problem)
+                yield Entry(source, path_parts(source), False, info.st_size, info.st_mtime, reader(path), problem)
 
 
 def member_name(info: zipfile.ZipInfo) -> str:
@@ -133,17 +160,21 @@ def zip_entries(archive: zipfile.ZipFile) -> Iterator[Entry]:
             mtime = time.mktime((*info.date_time, 0, 0, -1))
         except (OverflowError, ValueError):
             mtime = 0.0
-        problem = None
+        problem, parts = None, path_parts(name)
         if ".." in re.split(r"[/\\]", name):
             problem = "its path leaves the zip ('..')"
+        elif re.match(r"^([/\\]|[A-Za-z]:)", name):
+            problem = "an absolute path in the zip (a zip made to write outside any folder)"
+        if problem:
+            parts = (name,)  # in no folder: no student's
         elif stat.S_ISLNK(info.external_attr >> 16):
             problem = "a symbolic link (not followed)"
 
-        def read(info: zipfile.ZipInfo = info) -> bytes:
+        def read(most: int, info: zipfile.ZipInfo = info) -> bytes:
             with archive.open(info) as member:
-                return member.read(MAX_BYTES + 1)
+                return member.read(most)
 
-        yield Entry(name, path_parts(name), info.is_dir(), info.file_size, mtime, read, problem)
+        yield Entry(name, parts, info.is_dir(), info.file_size, mtime, read, problem)
 
 
 # --- where a file sits: which student, which notebook -------------------------------------------------
@@ -288,7 +319,90 @@ class Candidate:
         return (self.entry.mtime, self.place.resubmission, self.number, self.entry.source)
 
 
-def gather(entries: list[Entry], notebooks: list[str]) -> Collection:
+@dataclass
+class Collection:
+    """Everything found in SUBMISSIONS: every student who handed in anything (an empty folder
+    counts), the hand-ins (read by `handins()`), and every file that is not graded (complete once
+    `handins()` has run)."""
+
+    students: list[str]
+    strays: list[Stray]
+    groups: list[list[Candidate]]  # the files for each (student, notebook), newest first
+    limits: Limits
+    read_bytes: int = field(default=0)
+
+    def handins(self) -> Iterator[HandIn]:
+        """One HandIn per (student, notebook), sorted, each holding its file's bytes: the caller
+        keeps what it needs and lets the rest go, so that one file at a time is in memory."""
+        for group in self.groups:
+            handin, lost = self.choose(group)
+            self.strays += lost
+            yield handin
+        self.strays.sort(key=lambda s: (s.source, s.reason))
+
+    def choose(self, newest_first: list[Candidate]) -> tuple[HandIn, list[Stray]]:
+        """The hand-in among the files for one (student, notebook): the newest that can be read,
+        else the newest, with why it cannot. The others become strays, and the notes name them."""
+        strays, winner, data, first_problem = [], None, b"", None
+        for candidate in newest_first:
+            source, student = candidate.entry.source, candidate.place.student
+            if winner:
+                strays.append(Stray(source, f"superseded by the newer '{winner.entry.source}'", student))
+                continue
+            got = self.content(candidate.entry)
+            if isinstance(got, str):
+                if first_problem is None:
+                    first_problem = got
+                else:
+                    strays.append(Stray(source, got, student))
+            else:
+                winner, data = candidate, got
+        if winner and first_problem:
+            strays.append(Stray(newest_first[0].entry.source, first_problem, newest_first[0].place.student))
+        chosen = winner or newest_first[0]
+        flags, notes = [], []
+        if chosen.place.late:
+            flags.append("late")
+            notes.append("Handed in late (Canvas marked it LATE).")
+        if chosen.place.name != f"{chosen.notebook}.ipynb":
+            flags.append("renamed")
+            notes.append(f"Renamed from '{chosen.place.name}'.")
+        if len(newest_first) > 1:
+            others = ", ".join(f"'{c.entry.source}'" for c in newest_first if c is not chosen)
+            flags.append("duplicate")
+            notes.append(f"{len(newest_first)} files for this notebook: graded the newest usable one, not {others}.")
+        place, entry = chosen.place, chosen.entry
+        problem = None if winner else first_problem
+        handin = HandIn(
+            place.student, chosen.notebook, entry.source, data, entry.mtime, tuple(flags), tuple(notes), problem
+        )
+        return handin, strays
+
+    def content(self, entry: Entry) -> bytes | str:
+        """The file's bytes, or why they cannot be had."""
+        most = self.limits.file_bytes
+        if entry.size > most:
+            return f"too large ({entry.size / MiB:.0f} MB; the limit is {most / MiB:g} MB, --max-file-mb)"
+        left = self.limits.total_bytes - self.read_bytes
+        if entry.size > left:
+            return (
+                f"not read: the batch's files add up to more than {self.limits.total_bytes / MiB:g} MB (--max-total-mb)"
+            )
+        try:
+            data = entry.read(min(most, left) + 1)
+        except (OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error) as error:
+            return f"could not be read ({error})"  # a damaged, encrypted or exotic zip entry
+        if len(data) > min(most, left):
+            if len(data) > most:
+                return f"too large (over {most / MiB:g} MB, --max-file-mb)"
+            return (
+                f"not read: the batch's files add up to more than {self.limits.total_bytes / MiB:g} MB (--max-total-mb)"
+            )
+        self.read_bytes += len(data)
+        return data
+
+
+def gather(entries: list[Entry], notebooks: list[str], limits: Limits) -> Collection:
     keys = notebook_keys(notebooks)
     students: set[str] = set()
     strays: list[Stray] = []
@@ -311,63 +425,5 @@ def gather(entries: list[Entry], notebooks: list[str]) -> Collection:
             strays.append(Stray(entry.source, reason, place.student))
             continue
         candidates.setdefault((place.student, match[0]), []).append(Candidate(entry, place, *match))
-    handins = []
-    for found in candidates.values():
-        handin, lost = choose(sorted(found, key=Candidate.newness, reverse=True))
-        handins += [handin] if handin else []
-        strays += lost
-    return Collection(
-        sorted(students),
-        sorted(handins, key=lambda h: (h.student, h.notebook)),
-        sorted(strays, key=lambda s: (s.source, s.reason)),
-    )
-
-
-def content(entry: Entry) -> bytes | str:
-    """The file's bytes, or why they cannot be had."""
-    if entry.size > MAX_BYTES:
-        return f"too large ({entry.size / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB)"
-    try:
-        data = entry.read()
-    except (OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error) as error:
-        return f"could not be read ({error})"  # a damaged, encrypted or exotic zip entry
-    return data if len(data) <= MAX_BYTES else f"too large (over {MAX_BYTES // 2**20} MB)"
-
-
-def choose(newest_first: list[Candidate]) -> tuple[HandIn | None, list[Stray]]:
-    """The hand-in among the files for one (student, notebook): the newest that can be read. The
-    others become strays, and the hand-in's notes name them."""
-    strays, winner, data = [], None, b""
-    for candidate in newest_first:
-        source, student = candidate.entry.source, candidate.place.student
-        if winner:
-            strays.append(Stray(source, f"superseded by the newer '{winner.entry.source}'", student))
-            continue
-        got = content(candidate.entry)
-        if isinstance(got, str):
-            strays.append(Stray(source, got, student))
-        else:
-            winner, data = candidate, got
-    if not winner:
-        return None, strays
-    flags, notes = [], []
-    if winner.place.late:
-        flags.append("late")
-        notes.append("Handed in late (Canvas marked it LATE).")
-    if winner.place.name != f"{winner.notebook}.ipynb":
-        flags.append("renamed")
-        notes.append(f"Renamed from '{winner.place.name}'.")
-    if len(newest_first) > 1:
-        others = ", ".join(f"'{c.entry.source}'" for c in newest_first if c is not winner)
-        flags.append("duplicate")
-        notes.append(f"{len(newest_first)} files for this notebook: graded the newest usable one, not {others}.")
-    handin = HandIn(
-        winner.place.student,
-        winner.notebook,
-        winner.entry.source,
-        data,
-        winner.entry.mtime,
-        tuple(flags),
-        tuple(notes),
-    )
-    return handin, strays
+    groups = [sorted(candidates[k], key=Candidate.newness, reverse=True) for k in sorted(candidates)]
+    return Collection(sorted(students), sorted(strays, key=lambda s: (s.source, s.reason)), groups, limits)

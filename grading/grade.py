@@ -1,28 +1,31 @@
 """`python -m grading grade`: plan, then run, then publish; data flows one way.
 
-    plan     SUBMISSIONS ─► collect ─► what to grade: hand-ins new, changed, or graded against
-             another course or grader (OUT/course brought up to date with the built course)
+    plan     collected hand-ins ─► OUT/handins ─► what to grade: hand-ins new, changed, or graded
+             against another course or grader (OUT/course brought up to date with the built course)
     run      hand-ins ─► pool (workers: execute.Grader) ─► each result stored as it arrives:
              the gradebook, the student's feedback page, OUT/state.json
     publish  stored results ─► nbgrader-export.csv, grades.csv, report.html
 
 `report` is publish alone, with every feedback page rendered again from what OUT stores.
+Nothing graded is lost to a kill: each result is in OUT's journal the moment it arrives.
 """
 
+import hashlib
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 import nbformat
 
 from grading import gradebook, state
-from grading.collect import collect
+from grading.collect import Collection
 from grading.course import Course
-from grading.execute import Graded
+from grading.execute import Graded, new_result
+from grading.files import write_atomically
 from grading.records import ERROR, GRADED, UNREADABLE, HandIn, Result, Stray
 from grading.render import feedback, report
 from grading.state import State
@@ -31,7 +34,7 @@ from grading.state import State
 class Pool(Protocol):
     """Where hand-ins are graded: local worker processes (kernel.pool.LocalPool) or a cluster."""
 
-    def grade(self, course_dir: Path, handins: list[HandIn]) -> Iterator[tuple[HandIn, Graded]]: ...
+    def grade(self, course_dir: Path, handins: Sequence[HandIn]) -> Iterator[tuple[HandIn, Graded]]: ...
 
 
 @dataclass
@@ -39,7 +42,7 @@ class Plan:
     out: Path
     course: Course  # OUT/course, up to date
     state: State
-    todo: list[HandIn]
+    todo: list[HandIn]  # without their bytes: read from OUT when a worker takes one
     fingerprint: str  # of the course and the grading code
 
 
@@ -49,10 +52,11 @@ class Outcome:
     strays: list[Stray]
     graded_now: int
     seconds: float
+    warnings: list[str]  # about the batch itself, also in the report
 
 
 def grade(
-    submissions: Path,
+    found: Collection,
     out: Path,
     built_course: Path,
     pool: Pool,
@@ -60,31 +64,57 @@ def grade(
     notes: list[str] = (),
     on_progress: Callable[[int, int, int], None] = lambda done, total, students: None,
 ) -> Outcome:
-    """Grade every hand-in in SUBMISSIONS into OUT, against the course built in `built_course`.
-    Raises only when the grader cannot do its job."""
+    """Grade every hand-in `found` in SUBMISSIONS into OUT (which the caller holds locked), against
+    the course built in `built_course`. Raises only when the grader cannot do its job."""
     started = time.monotonic()
-    planned = plan(submissions, out, built_course)
+    planned = plan(found, out, built_course)
     run(planned, pool, on_progress)
-    results = publish(planned.out, planned.course, planned.state, notes)
-    return Outcome(results, planned.state.stray_records(), len(planned.todo), time.monotonic() - started)
+    planned.state.notes = list(notes)
+    results = publish(planned.out, planned.course, planned.state)
+    elapsed = time.monotonic() - started
+    return Outcome(results, planned.state.stray_records(), len(planned.todo), elapsed, warnings(planned.state))
 
 
-def plan(submissions: Path, out: Path, built_course: Path) -> Plan:
-    collection = collect(submissions, Course.read(built_course).notebooks)
-    out.mkdir(parents=True, exist_ok=True)
+def plan(found: Collection, out: Path, built_course: Path) -> Plan:
+    """Read the hand-ins one at a time, keep their bytes in OUT, and list those to grade."""
     saved = State.load(out)
     course = install_course(built_course, out / "course", saved)
-    grading_print = saved.course
-    handins = saved.recall(out) | {state.key(h.student, h.notebook): h for h in collection.handins}
-    saved.students = sorted(set(saved.students) | set(collection.students))
-    strays = {s["source"]: s for s in saved.strays} | {s.source: asdict(s) for s in collection.strays}
+    handins = saved.recall(out)
+    for handin in found.handins():
+        k = state.key(handin.student, handin.notebook)
+        if handin.problem:  # collect could not read it: a row of its own, no worker needed
+            saved.handins[k] = state.metadata(handin)
+            why = "; ".join([*handin.notes, f"the file could not be read: {handin.problem}"])
+            saved.results[k] = new_result(handin, course, UNREADABLE, why).to_dict()
+        else:
+            handin = replace(handin, digest=hashlib.sha256(handin.content).hexdigest())
+            saved.remember(out, handin)
+        handins[k] = replace(handin, content=b"")
+    saved.students = sorted(set(saved.students) | set(found.students))
+    strays = {s["source"]: s for s in saved.strays} | {s.source: asdict(s) for s in found.strays}
     saved.strays = [strays[source] for source in sorted(strays)]
     todo = [
         h
         for k, h in sorted(handins.items())
-        if saved.results.get(k, {}).get("fingerprint") != state.handin_fingerprint(h, grading_print)
+        if not h.problem and saved.results.get(k, {}).get("fingerprint") != state.handin_fingerprint(h, saved.course)
     ]
-    return Plan(out, course, saved, todo, grading_print)
+    return Plan(out, course, saved, todo, saved.course)
+
+
+def warnings(saved: State) -> list[str]:
+    """What the instructor must know about the batch itself."""
+    found = []
+    if not saved.students:
+        found.append("No hand-in was found: SUBMISSIONS holds no student's file.")
+    by_case: dict[str, list[str]] = {}
+    for student in saved.students:
+        by_case.setdefault(student.casefold(), []).append(student)
+    for same in (ids for ids in by_case.values() if len(ids) > 1):
+        found.append(
+            f"Student ids that differ only by case: {', '.join(same)}. They are graded as different students, "
+            "but their feedback folders collide on macOS and Windows."
+        )
+    return found
 
 
 def install_course(built: Path, installed: Path, saved: State) -> Course:
@@ -94,42 +124,46 @@ def install_course(built: Path, installed: Path, saved: State) -> Course:
     if saved.course != fingerprint or not (installed / "gradebook.db").exists():
         saved.results, saved.course = {}, fingerprint
         shutil.rmtree(installed, ignore_errors=True)
-        shutil.copytree(built, installed)
+        try:
+            shutil.copytree(built, installed)
+        except OSError as error:  # shutil.Error lists (source, target, why) for each file it missed
+            shutil.rmtree(installed, ignore_errors=True)
+            why = error.args[0][0][2] if isinstance(error, shutil.Error) else error.strerror
+            raise OSError(f"{why}, copying the course into {installed}") from None
     return Course.read(installed)
 
 
 def run(planned: Plan, pool: Pool, on_progress: Callable[[int, int, int], None]) -> None:
     """Grade what the plan says, storing each result as it arrives."""
     if not planned.todo:
+        planned.state.save(planned.out)
         return
     writer = gradebook.GradebookWriter(planned.course.folder, planned.course.course_id)
     left = Counter(h.student for h in planned.todo)
     done = students_done = 0
     try:
-        for handin, graded in pool.grade(planned.course.folder, planned.todo):
+        for handin, graded in pool.grade(planned.course.folder, state.Stored(planned.out, planned.todo)):
             keep(planned, writer, handin, graded)
             done += 1
             left[handin.student] -= 1
             students_done += left[handin.student] == 0
             on_progress(done, len(planned.todo), students_done)
-            if done % 50 == 0:
-                planned.state.save(planned.out)
     finally:
         writer.close()
         planned.state.save(planned.out)
 
 
 def keep(planned: Plan, writer: gradebook.GradebookWriter, handin: HandIn, graded: Graded) -> None:
-    """Store one worker's result: the hand-in, the gradebook, the feedback page, the state."""
+    """Store one worker's result: the gradebook, the feedback page, then the state's journal (last:
+    a result it holds has every file written)."""
     result = graded.result
     if result.status != ERROR:  # a grader failure is tried again next time
         result.fingerprint = state.handin_fingerprint(handin, planned.fingerprint)
-    planned.state.remember(planned.out, handin)
     executed = nbformat.reads(graded.executed, as_version=4) if graded.executed is not None else None
     if executed is not None:
         writer.record(handin, result, graded.executed)
     write_feedback(planned.out, planned.course, result, executed)
-    planned.state.results[state.key(handin.student, handin.notebook)] = result.to_dict()
+    planned.state.record(planned.out, handin, result)
 
 
 def write_feedback(out: Path, course: Course, result: Result, executed: nbformat.NotebookNode | None) -> None:
@@ -138,15 +172,16 @@ def write_feedback(out: Path, course: Course, result: Result, executed: nbformat
         return
     page = out / "feedback" / result.student / f"{result.notebook}.html"
     page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(feedback.feedback_html(executed, course.release(result.notebook), result), encoding="utf-8")
+    write_atomically(page, feedback.feedback_html(executed, course.release(result.notebook), result))
 
 
-def publish(out: Path, course: Course, saved: State, notes: list[str]) -> list[Result]:
+def publish(out: Path, course: Course, saved: State) -> list[Result]:
     """Everything an instructor reads, from the stored results."""
     results = saved.rows(course.max_scores)
+    notes = [*saved.notes, *warnings(saved)]
     gradebook.export(course.folder, course.course_id, out / "nbgrader-export.csv")
     report.write_grades_csv(results, out / "grades.csv")
-    report.write_report_html(results, saved.stray_records(), out / "report.html", list(notes), course.misconceptions)
+    report.write_report_html(results, saved.stray_records(), out / "report.html", notes, course.misconceptions)
     return results
 
 
@@ -160,4 +195,4 @@ def rerender(out: Path) -> list[Result]:
             path = course.folder / "autograded" / result.student / result.notebook / f"{result.notebook}.ipynb"
             executed = nbformat.reads(path.read_text(), as_version=4)
         write_feedback(out, course, result, executed)
-    return publish(out, course, saved, [])
+    return publish(out, course, saved)

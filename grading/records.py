@@ -1,4 +1,4 @@
-"""The plain records that flow through grading: collect → normalize → execute → gradebook → report."""
+"""The plain records that flow through grading: collect → normalize → execute → gradebook → render."""
 
 from dataclasses import asdict, dataclass, field
 
@@ -17,10 +17,12 @@ class HandIn:
     student: str
     notebook: str  # the course notebook it was matched to, e.g. "02_single_chain"
     source: str  # where it came from, relative to SUBMISSIONS (inside a zip: the member's name)
-    content: bytes
+    content: bytes  # empty while the hand-in waits in OUT: read when a worker gets it
     submitted_at: float  # seconds since the epoch (file or zip member time)
     flags: tuple[str, ...] = ()  # from collect: late, renamed, duplicate
     notes: tuple[str, ...] = ()  # one sentence per flag, e.g. "renamed from 'Copy of 02_single_chain.ipynb'"
+    problem: str | None = None  # why the file could not be read (too large, damaged): it is `unreadable`
+    digest: str = ""  # sha256 of content, once it is known
 
 
 @dataclass(frozen=True)
@@ -30,16 +32,6 @@ class Stray:
     source: str
     reason: str
     student: str | None = None
-
-
-@dataclass
-class Collection:
-    """Everything found in SUBMISSIONS: every student who handed in anything (an empty folder
-    counts), the hand-ins to grade, and every file that is not graded."""
-
-    students: list[str]
-    handins: list[HandIn]
-    strays: list[Stray]
 
 
 @dataclass

@@ -5,12 +5,13 @@ import hashlib
 import os
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from grading import collect as collecting
-from grading.collect import CannotCollect, collect
+from grading.collect import CannotCollect, Limits, collecting
+from grading.records import HandIn, Stray
 
 NOTEBOOKS = ["01_tensors", "02_single_chain", "03_computation_graph"]
 T0 = time.mktime((2026, 3, 2, 10, 0, 0, 0, 0, -1))  # zip times have 2-second steps
@@ -78,6 +79,23 @@ STRAYS = {  # file -> (student, words its reason must hold)
     "alice/.ipynb_checkpoints/01_tensors-checkpoint.ipynb": ("alice", "checkpoint"),
     "__MACOSX/alice/._01_tensors.ipynb": (None, "junk"),
 }
+
+
+DEFAULT = Limits()
+
+
+@dataclass
+class Found:
+    students: list[str]
+    handins: list[HandIn]
+    strays: list[Stray]
+
+
+def collect(path: Path, notebooks: list[str], limits: Limits = DEFAULT) -> Found:
+    """Everything collect finds, read at once (the grader reads one hand-in at a time)."""
+    with collecting(path, notebooks, limits) as found:
+        handins = list(found.handins())
+        return Found(found.students, handins, found.strays)
 
 
 def write_folder(root: Path, files: dict[str, float], folders: list[str] = ()) -> Path:
@@ -249,31 +267,63 @@ def test_symbolic_links_and_special_files_are_not_followed(tmp_path):
     assert all(b"secret" not in h.content for h in found.handins)
 
 
-def test_too_large_and_unreadable_zip_entries_are_strays(tmp_path, monkeypatch):
-    monkeypatch.setattr(collecting, "MAX_BYTES", 1000)
+def test_too_large_and_damaged_hand_ins_are_unreadable_with_the_reason(tmp_path):
     path = tmp_path / "w.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("kim/01_tensors.ipynb", b"{" + b" " * 2000 + b"}")
         archive.writestr("kim/02_single_chain.ipynb", b"CORRUPT-ME")
         archive.writestr("lee/01_tensors.ipynb", b"fine")
     path.write_bytes(path.read_bytes().replace(b"CORRUPT-ME", b"CORRUPTED!"))  # now fails its CRC
-    found = collect(path, NOTEBOOKS)
-    assert [h.source for h in found.handins] == ["lee/01_tensors.ipynb"]
-    reasons = {s.source: s.reason for s in found.strays}
-    assert reasons["kim/01_tensors.ipynb"].startswith("too large")
-    assert reasons["kim/02_single_chain.ipynb"].startswith("could not be read")
-    assert found.students == ["kim", "lee"]
+    found = collect(path, NOTEBOOKS, Limits(file_bytes=1000))
+    problems = {h.source: h.problem for h in found.handins}
+    assert problems["lee/01_tensors.ipynb"] is None
+    assert (
+        problems["kim/01_tensors.ipynb"].startswith("too large") and "--max-file-mb" in problems["kim/01_tensors.ipynb"]
+    )
+    assert problems["kim/02_single_chain.ipynb"].startswith("could not be read")
+    assert all(h.content == b"" for h in found.handins if h.problem)
+    assert found.students == ["kim", "lee"] and not found.strays
 
 
-def test_an_unreadable_newest_file_leaves_the_older_one_graded(tmp_path, monkeypatch):
-    monkeypatch.setattr(collecting, "MAX_BYTES", 1000)
+def test_an_unreadable_newest_file_leaves_the_older_one_graded(tmp_path):
     files = {"kim/01_tensors.ipynb": 0, "kim/Copy of 01_tensors.ipynb": DAY}
     root = write_folder(tmp_path / "s", files)
     (root / "kim" / "Copy of 01_tensors.ipynb").write_bytes(b" " * 2000)
-    found = collect(root, NOTEBOOKS)
+    found = collect(root, NOTEBOOKS, Limits(file_bytes=1000))
     (handin,) = found.handins
-    assert handin.source == "kim/01_tensors.ipynb" and "duplicate" in handin.flags
+    assert handin.source == "kim/01_tensors.ipynb" and "duplicate" in handin.flags and handin.problem is None
     assert [s.reason.split(" (")[0] for s in found.strays] == ["too large"]
+
+
+def test_a_zip_that_unpacks_past_the_total_limit_is_read_one_member_at_a_time(tmp_path):
+    """60 members of 1 MB of zeros (a few KB zipped): past the batch limit, the rest are unreadable,
+    and no more than one member is held at a time."""
+    import tracemalloc
+
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n in range(60):
+            archive.writestr(f"student{n:02d}/01_tensors.ipynb", bytes(1 << 20))
+    assert path.stat().st_size < 200_000
+    tracemalloc.start()
+    with collecting(path, NOTEBOOKS, Limits(file_bytes=2 << 20, total_bytes=20 << 20)) as found:
+        problems = [h.problem for h in found.handins()]  # each hand-in let go at once
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert problems[:20] == [None] * 20
+    assert all(p and "--max-total-mb" in p for p in problems[20:])
+    assert peak < 4 << 20, f"{peak >> 20} MiB held at once"
+
+
+def test_an_absolute_path_in_a_zip_is_not_a_student(tmp_path):
+    files = {"/tmp/01_tensors.ipynb": 0, "C:\\Users\\x\\01_tensors.ipynb": 0, "ok/01_tensors.ipynb": 0}
+    found = collect(write_zip(tmp_path / "abs.zip", files), NOTEBOOKS)
+    assert found.students == ["ok"]
+    assert {s.source: s.reason for s in found.strays} == {
+        name: "an absolute path in the zip (a zip made to write outside any folder)"
+        for name in files
+        if name != "ok/01_tensors.ipynb"
+    }
 
 
 @pytest.mark.parametrize("kind", ["folder", "zip"])

@@ -19,8 +19,10 @@ from coursework import config, samples
 from coursework.answers import fill_answers
 from coursework.samples.colab import colab_save
 from grading import grade
+from grading.collect import collecting
 from grading.kernel.pool import LocalPool
 from grading.kernel.sandbox import choose_sandbox
+from grading.state import locked
 
 pytestmark = pytest.mark.kernel  # every test here grades in sandboxed kernels
 
@@ -105,7 +107,10 @@ def grade_into(submissions: Path, out: Path, course_dir: Path, workers: int) -> 
     box, _ = choose_sandbox("require")
     pool = LocalPool(workers, box, NOTEBOOK_TIMEOUT, CELL_TIMEOUT)
     try:
-        return grade.grade(submissions, out, course_dir, pool)
+        with collecting(submissions, config.notebook_names()) as found:
+            out.mkdir(parents=True, exist_ok=True)
+            with locked(out):
+                return grade.grade(found, out, course_dir, pool)
     finally:
         pool.close()
 
@@ -200,19 +205,27 @@ def batch(tmp_path_factory, server, course_dir):
     (submissions / "not-a-notebook" / f"{NB}.ipynb").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
 
     before = tree_hash(submissions)
-    temporary = set(Path(tempfile.gettempdir()).glob("grading-*"))
-    outcome = grade_into(submissions, out, course_dir, workers=2)
+    # The run's own temporary folder: what is left in it, the run left behind. (Not under pytest's
+    # folder, which the sandbox's unprivileged user cannot reach.)
+    temporary = Path(tempfile.mkdtemp(prefix="grading-test-"))
+    temporary.chmod(0o755)
+    tempfile.tempdir = str(temporary)
+    try:
+        outcome = grade_into(submissions, out, course_dir, workers=2)
+    finally:
+        tempfile.tempdir = None
     rows = {(r.student, r.notebook): r for r in outcome.results}
-    return {
+    yield {
         "outcome": outcome,
         "rows": rows,
         "out": out,
         "submissions": submissions,
         "unchanged": before == tree_hash(submissions),
-        "left_behind": set(Path(tempfile.gettempdir()).glob("grading-*")) - temporary,
+        "left_behind": set(temporary.iterdir()),
         "outside": outside,
         "connected": connected,
     }
+    shutil.rmtree(temporary)
 
 
 def row(batch, student):

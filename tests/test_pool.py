@@ -3,10 +3,8 @@ on a new worker; a hand-in whose workers die twice is recorded as `error`; the b
 
 import os
 import signal
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -32,11 +30,15 @@ class Killer(threading.Thread):
     def __init__(self, pool: LocalPool, doomed: set[str], times: int):
         super().__init__(daemon=True)
         self.pool, self.doomed, self.times, self.killed = pool, doomed, times, []
+        self.folders = {t.workdir for t in pool.idle}  # every template folder the pool ever had
         self.done = threading.Event()
 
     def run(self) -> None:
-        while not self.done.is_set() and len(self.killed) < self.times:
+        while not self.done.is_set():
             for worker in list(self.pool.workers):
+                self.folders.add(worker.template.workdir)
+                if len(self.killed) == self.times:
+                    continue
                 handin = worker.handin
                 if handin and handin.student in self.doomed and worker.process.pid not in self.killed:
                     time.sleep(0.3)  # mid-notebook
@@ -46,7 +48,6 @@ class Killer(threading.Thread):
 
 
 def grade_with_killer(course_dir, students: list[str], doomed: set[str], times: int) -> tuple[dict, list]:
-    before = set(Path(tempfile.gettempdir()).glob("grading-*"))
     pool = LocalPool(2, Sandbox(True), timeout=60)
     killer = Killer(pool, doomed, times)
     killer.start()
@@ -54,8 +55,10 @@ def grade_with_killer(course_dir, students: list[str], doomed: set[str], times: 
         results = {h.student: g.result for h, g in pool.grade(course_dir, handins(students))}
     finally:
         killer.done.set()
+        killer.join()
         pool.close()
-    assert set(Path(tempfile.gettempdir()).glob("grading-*")) == before  # dead workers' templates removed too
+    assert len(killer.folders) >= 2 + len(killer.killed)
+    assert not [f for f in killer.folders if f.exists()]  # dead workers' templates removed too
     return results, killer.killed
 
 

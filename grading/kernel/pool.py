@@ -9,21 +9,50 @@ memory) costs its hand-in one more try on a new worker; a hand-in that kills two
 
 import ctypes
 import multiprocessing
+import os
 import signal
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from grading import execute
 from grading.course import Course
+from grading.files import remove_abandoned
 from grading.kernel.sandbox import Sandbox
 from grading.kernel.template import Template
 from grading.records import ERROR, HandIn
 
 TRIES = 2  # a hand-in whose worker died is tried once more, on a fresh worker
 PR_SET_PDEATHSIG = 1
+# What one worker takes, measured: its kernel template (torch & co.) and a notebook's kernel. More
+# workers than memory allows would have the kernel's OOM killer end them mid-notebook.
+WORKER_MEMORY = 600 << 20
+
+
+def worker_capacity(requested: int) -> tuple[int, str | None]:
+    """How many workers to run: as asked, but no more than cores and memory allow; and why fewer."""
+    cores = len(os.sched_getaffinity(0))
+    memory = available_memory()
+    by_memory = max(1, memory // WORKER_MEMORY) if memory else requested
+    workers = min(requested, cores, by_memory)
+    if workers == requested:
+        return workers, None
+    limit = "cores" if workers == cores else f"{memory >> 20} MiB of available memory"
+    return workers, f"{workers} workers instead of {requested}: this machine's {limit} allow no more"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux's MemAvailable), or None when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def work(conn: Connection, course_dir: Path, template: Template, timeout: float, cell_timeout: float | None) -> None:
@@ -40,6 +69,27 @@ def work(conn: Connection, course_dir: Path, template: Template, timeout: float,
         grader.close()
 
 
+class Todo:
+    """What is left to grade: hand-ins to try again first, then the rest, taken one at a time."""
+
+    def __init__(self, pending: Iterator[HandIn]):
+        self.again: deque[HandIn] = deque()
+        self.pending = pending
+        self.next: HandIn | None = next(self.pending, None)
+
+    def __bool__(self) -> bool:
+        return bool(self.again) or self.next is not None
+
+    def appendleft(self, handin: HandIn) -> None:
+        self.again.appendleft(handin)
+
+    def popleft(self) -> HandIn:
+        if self.again:
+            return self.again.popleft()
+        taken, self.next = self.next, next(self.pending, None)
+        return taken
+
+
 @dataclass(eq=False)
 class Worker:
     process: multiprocessing.Process
@@ -53,17 +103,19 @@ class LocalPool:
 
     def __init__(self, workers: int, sandbox: Sandbox, timeout: float, cell_timeout: float | None = None):
         self.sandbox, self.timeout, self.cell_timeout = sandbox, timeout, cell_timeout
+        remove_abandoned()  # what graders that were killed left in the temporary folder
         self.idle = [Template(sandbox) for _ in range(max(1, workers))]
         for template in self.idle:
             template.launch()
         self.workers: list[Worker] = []
 
-    def grade(self, course_dir: Path, handins: list[HandIn]) -> Iterator[tuple[HandIn, execute.Graded]]:
-        todo = deque(handins)
+    def grade(self, course_dir: Path, handins: Sequence[HandIn]) -> Iterator[tuple[HandIn, execute.Graded]]:
+        """Each hand-in is taken from `handins` only when a worker is free for it."""
+        todo = Todo(iter(handins))
         tries: dict[tuple[str, str], int] = {}
-        for template in self.idle[len(todo) :]:  # more templates than hand-ins to grade
+        for template in self.idle[len(handins) :]:  # more templates than hand-ins to grade
             template.remove()
-        self.idle = self.idle[: len(todo)]
+        self.idle = self.idle[: len(handins)]
         while self.idle:
             self.workers.append(self._fork(course_dir, self.idle.pop()))
         for worker in self.workers:
@@ -110,7 +162,7 @@ class LocalPool:
         theirs.close()
         return Worker(process, ours, template)
 
-    def _assign(self, worker: Worker, todo: deque, tries: dict) -> None:
+    def _assign(self, worker: Worker, todo: Todo, tries: dict) -> None:
         if todo:
             worker.handin = todo.popleft()
             tries[self._key(worker.handin)] = tries.get(self._key(worker.handin), 0) + 1

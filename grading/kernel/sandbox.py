@@ -16,9 +16,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from grading.files import owned_folder
 
 SERVER = Path(__file__).with_name("server.py")
 COMPAT = Path(__file__).parent.parent / "compat.py"
@@ -175,15 +176,19 @@ def bubblewrap_works() -> str | None:
         return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
     # Python starts and finds ipykernel (without importing it: that takes a third of a second).
     probe = [sys.executable, "-c", "import importlib.util as u, sys; sys.exit(u.find_spec('ipykernel') is None)"]
-    with tempfile.TemporaryDirectory() as work:
-        os.chmod(work, 0o755)
-        runtime = Path(work) / "run"
+    work, owner = owned_folder("probe")
+    try:
+        work.chmod(0o755)
+        runtime = work / "run"
         runtime.mkdir()
-        argv, preexec = Sandbox(True)._bwrap(Path(work), runtime, probe)
+        argv, preexec = Sandbox(True)._bwrap(work, runtime, probe)
         try:
             run = subprocess.run(argv, preexec_fn=preexec, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.SubprocessError) as error:
             return f"bubblewrap failed to start: {error}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        owner.close()
     if run.returncode != 0:
         return f"bubblewrap failed: {(run.stderr.strip().splitlines() or ['exit status ' + str(run.returncode)])[-1]}"
     return None

@@ -261,6 +261,7 @@ def serve() -> None:
     if args.processes:
         # Set here, inside the sandbox's user namespace, the cap counts this sandbox's tasks only.
         resource.setrlimit(resource.RLIMIT_NPROC, (args.processes, args.processes))
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a killed grader leaves no template behind
     libc.prctl(PR_SET_DUMPABLE, 0)  # kernels run as the same user: no ptrace, no /proc/<pid>/fd
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # what kernels start and leave behind becomes ours to collect
     preload()

@@ -12,11 +12,10 @@ import select
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any
 
+from grading.files import owned_folder
 from grading.kernel.sandbox import Sandbox
 
 READY_TIMEOUT = 180  # seconds for the template to import torch & co. on a busy machine
@@ -33,7 +32,7 @@ class Template:
 
     def __init__(self, sandbox: Sandbox):
         self.sandbox = sandbox
-        self.workdir = Path(tempfile.mkdtemp(prefix="grading-kernels-"))
+        self.workdir, self.owner = owned_folder("kernels")
         self.workdir.chmod(0o755)  # the sandbox's unprivileged user must reach the sockets
         self.runtime = self.workdir / "run"
         self.process: subprocess.Popen | None = None
@@ -125,3 +124,5 @@ class Template:
     def remove(self) -> None:
         self.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        self.owner.close()
+
