@@ -24,7 +24,7 @@ from grading.collect import collect
 from grading.course import Course
 from grading.execute import Graded
 from grading.records import ERROR, GRADED, UNREADABLE, HandIn, Result, Stray
-from grading.render import feedback, report
+from grading.render import feedback, grades, report
 from grading.state import State
 
 
@@ -145,7 +145,7 @@ def publish(out: Path, course: Course, saved: State, notes: list[str]) -> list[R
     """Everything an instructor reads, from the stored results."""
     results = saved.rows(course.max_scores)
     gradebook.export(course.folder, course.course_id, out / "nbgrader-export.csv")
-    report.write_grades_csv(results, out / "grades.csv")
+    grades.write_grades_csv(results, out / "grades.csv")
     report.write_report_html(results, saved.stray_records(), out / "report.html", list(notes), course.misconceptions)
     return results
 
