@@ -64,7 +64,7 @@ CSP = (
     "base-uri 'none'; form-action 'none'"
 )
 
-_markdown_trusted = mistune.create_markdown(escape=False, plugins=["table", "strikethrough"])
+_markdown_to_html = mistune.create_markdown(escape=False, plugins=["table", "strikethrough"])
 # LaTeX is cut out before markdown (which would read `a_1 * b_2` as emphasis) and put back as text.
 _MATH = re.compile(
     r"\$\$.+?\$\$|\\\[.+?\\\]|\\\(.+?\\\)|\\begin\{([\w*]+)\}.+?\\end\{\1\}|(?<!\\)\$[^$]+?(?<!\\)\$",
@@ -211,7 +211,7 @@ def _cell(
     source = _shown_source(cell, released)
     if cell.cell_type == "markdown" and source in trusted:
         return Cell("markdown", _markdown(source), score, [])
-    if cell.cell_type != "code":  # a student's own markdown: what they wrote, as text
+    if cell.cell_type != "code":  # a student's own markdown, or a raw cell: as written
         return Cell("text", source, score, [])
     outputs = [shown for o in cell.get("outputs", []) if (shown := _output(o, secrets))]
     return Cell("code", source, score, outputs, folded=not score and source.count("\n") >= COLLAPSE_LINES)
@@ -231,7 +231,7 @@ def _markdown(source: str) -> Markup:
         index = int(match[1])
         return html.escape(maths[index]) if index < len(maths) else match[0]
 
-    return Markup(_MATH_TOKEN.sub(paste, _markdown_trusted(_MATH.sub(cut, source))))
+    return Markup(_MATH_TOKEN.sub(paste, _markdown_to_html(_MATH.sub(cut, source))))
 
 
 def _text(value: str | list[str]) -> str:
