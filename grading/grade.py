@@ -27,7 +27,7 @@ from grading.course import Course
 from grading.execute import Graded, new_result
 from grading.files import write_atomically
 from grading.records import ERROR, GRADED, UNREADABLE, HandIn, Result, Stray
-from grading.render import feedback, report
+from grading.render import feedback, grades, report
 from grading.state import State
 
 
@@ -180,7 +180,7 @@ def publish(out: Path, course: Course, saved: State) -> list[Result]:
     results = saved.rows(course.max_scores)
     notes = [*saved.notes, *warnings(saved)]
     gradebook.export(course.folder, course.course_id, out / "nbgrader-export.csv")
-    report.write_grades_csv(results, out / "grades.csv")
+    grades.write_grades_csv(results, out / "grades.csv")
     report.write_report_html(results, saved.stray_records(), out / "report.html", notes, course.misconceptions)
     return results
 

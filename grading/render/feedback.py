@@ -1,16 +1,17 @@
 """The page a student gets back for one hand-in: their notebook as graded, with its scores, and no
 hidden tests.
 
-Written by hand rather than with nbconvert's HTMLExporter: a class is ~1,800 pages, each must take
-milliseconds, and the page must show only what is safe to show. Plain nbgrader's feedback shows
-hidden tests (its issue #917); here
+Rendered from templates/feedback.html.j2 rather than with nbconvert's HTMLExporter: a class is
+~1,800 pages, each must take milliseconds, and the page must show only what is safe to show. Plain
+nbgrader's feedback shows hidden tests (its issue #917); here, before the template sees anything,
 - a test cell shows its release source (by grade_id), and any hidden-test block left in a source
   is cut out;
 - errors show `ename: evalue`, never the traceback (it quotes the failing test line);
 - a hidden-test line quoted in any output (a warning's source line, a printed traceback, code
-  that prints its caller) is blanked;
-- everything from the hand-in is escaped, HTML outputs are not rendered, and a Content Security
-  Policy lets only MathJax's script run.
+  that prints its caller) is blanked.
+The template escapes everything else: HTML outputs are not rendered, a student's markdown is shown
+as written, only the course's own markdown is HTML (and typeset by MathJax), and a Content Security
+Policy lets only MathJax's script run.
 """
 
 import base64
@@ -18,11 +19,14 @@ import functools
 import hashlib
 import html
 import re
+from dataclasses import dataclass
 
 import mistune
+from markupsafe import Markup
 from nbformat import NotebookNode
 
 from grading.records import ERROR, GRADED, MISSING, UNREADABLE, CellResult, Result
+from grading.render import pages
 
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"  # nbgrader's delimiters
 REDACTED = "[hidden test]"
@@ -49,13 +53,10 @@ STATUS_WORDS = {
 }
 
 MATHJAX_URL = "https://cdn.jsdelivr.net/npm/mathjax@3.2.2/es5/tex-chtml.js"
-# MathJax typesets only elements of class tex2jax_process (the markdown cells); ui/safe filters
-# URLs in \href and friends.
-MATHJAX_CONFIG = (
-    r"window.MathJax={tex:{inlineMath:[['$','$'],['\\(','\\)']],processEscapes:true},"
-    r"loader:{load:['ui/safe']}};"
-)
-_CONFIG_HASH = base64.b64encode(hashlib.sha256(MATHJAX_CONFIG.encode()).digest()).decode()
+# MathJax's configuration is the page's one inline script, allowed by its hash. MathJax typesets
+# only elements of class tex2jax_process (the course's markdown); ui/safe filters URLs in \href.
+_CONFIG = pages.environment().get_template("mathjax-config.js").render()
+_CONFIG_HASH = base64.b64encode(hashlib.sha256(_CONFIG.encode()).digest()).decode()
 # Defence in depth: were anything left unescaped, no other script could run and nothing could be sent.
 CSP = (
     "default-src 'none'; img-src data: https:; style-src 'unsafe-inline'; "
@@ -63,25 +64,7 @@ CSP = (
     "base-uri 'none'; form-action 'none'"
 )
 
-CSS = """
-body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:1.5rem auto;padding:0 1rem;color:#222}
-header{border-bottom:2px solid #ccc;margin-bottom:1rem}
-.total{font-size:1.3rem}
-.cell{margin:.6rem 0;padding:.2rem .6rem;border-left:3px solid transparent}
-.graded{border-left-color:#88a}
-pre{margin:.2rem 0;padding:.4rem;overflow-x:auto;white-space:pre-wrap;word-break:break-word;font-size:13px}
-.source{background:#f5f5f8}
-.stderr{background:#fdecea}.error{background:#fdecea;color:#a00}
-.note{color:#777;font-style:italic}
-.score{float:right;font-weight:bold;padding:0 .5rem;border-radius:.3rem}
-.full{background:#d8f0d8}.partial{background:#fff0c0}.zero{background:#f8d0d0}.manual{background:#e4e4e4}
-.flag{display:inline-block;background:#fff0c0;padding:0 .4rem;border-radius:.3rem;margin-right:.3rem}
-table{border-collapse:collapse}td,th{padding:.1rem .6rem;text-align:left;border-bottom:1px solid #eee}
-img{max-width:100%}
-"""
-
-_markdown_untrusted = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
-_markdown_trusted = mistune.create_markdown(escape=False, plugins=["table", "strikethrough"])
+_markdown_to_html = mistune.create_markdown(escape=False, plugins=["table", "strikethrough"])
 # LaTeX is cut out before markdown (which would read `a_1 * b_2` as emphasis) and put back as text.
 _MATH = re.compile(
     r"\$\$.+?\$\$|\\\[.+?\\\]|\\\(.+?\\\)|\\begin\{([\w*]+)\}.+?\\end\{\1\}|(?<!\\)\$[^$]+?(?<!\\)\$",
@@ -92,23 +75,77 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 
 
+@dataclass(frozen=True)
+class Score:
+    """A graded cell's points, as the header's table and the cell's badge show them."""
+
+    grade_id: str
+    anchor: str  # the cell's id on the page
+    points: str  # "1 / 2", or that it waits for grading by hand
+    kind: str  # full, partial, zero or manual: the badge's colour
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of a cell, as it may be shown."""
+
+    kind: str  # text, image, or note (something not shown, and why)
+    text: str = ""  # text: no hidden-test line, no terminal colours, at most MAX_OUTPUT characters
+    style: str = "out"  # text: out, stderr or error
+    cut: int = 0  # text: characters not shown
+    src: str = ""  # image: a data URI
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell, as it may be shown: never a hidden test."""
+
+    kind: str  # markdown (the course's own, as HTML), code, or text (shown as written)
+    source: str  # Markup only for the course's own markdown
+    score: Score | None
+    outputs: list[Output]
+    folded: bool = False  # a long ungraded code cell (a course helper) starts folded
+
+    @property
+    def first_line(self) -> str:
+        return self.source.split("\n", 1)[0]
+
+    @property
+    def lines(self) -> int:
+        return self.source.count("\n") + 1
+
+
 def feedback_html(executed: NotebookNode | None, release: NotebookNode, result: Result) -> str:
     """The feedback page of one hand-in. `executed` is the notebook as the grader ran it (test cells
     with their hidden tests); None when there was nothing to run (missing, unreadable)."""
-    parts = [_head(f"{result.notebook} · {result.student}"), _header(result)]
+    scores = [_score(c) for c in result.cells]
+    cells = []
     if executed is not None:
         released = {_grade_id(c): c for c in release.cells if _grade_id(c)}
         trusted = {c.source for c in release.cells if c.cell_type == "markdown"}
         secrets = hidden_lines(executed)
-        scores = {c.grade_id: c for c in result.cells}
-        parts += [_cell(c, released, trusted, secrets, scores) for c in executed.cells]
-    parts.append("</main></body></html>\n")
-    return "".join(parts)
+        by_id = {s.grade_id: s for s in scores}
+        cells = [_cell(c, released, trusted, secrets, by_id) for c in executed.cells]
+    pending = [c.max_score for c in result.cells if c.score is None]
+    return pages.render(
+        "feedback.html.j2",
+        csp=CSP,
+        mathjax_url=MATHJAX_URL,
+        result=result,
+        status=STATUS_WORDS.get(result.status, result.status),
+        pending_points=sum(pending) if pending else None,
+        flags=[(flag, FLAG_WORDS.get(flag, "")) for flag in result.flags],
+        misconceptions=list(dict.fromkeys(result.misconceptions)),
+        scores=scores,
+        cells=cells,
+    )
 
 
 def without_hidden_tests(source: str) -> str:
     """The source with every hidden-test block cut out, as nbgrader's release does it (an
     unterminated block runs to the end)."""
+    if HIDDEN_BEGIN not in source:  # most cells: nothing to cut
+        return "\n".join(source.splitlines())
     kept, hidden = [], False
     for line in source.splitlines():
         if HIDDEN_BEGIN in line:
@@ -125,6 +162,8 @@ def hidden_lines(nb: NotebookNode) -> list[str]:
     that a line containing a shorter one is blanked whole)."""
     lines = set()
     for cell in nb.cells:
+        if HIDDEN_BEGIN not in cell.source:
+            continue
         hidden = False
         for line in cell.source.splitlines():
             if HIDDEN_BEGIN in line:
@@ -140,62 +179,15 @@ def _grade_id(cell: NotebookNode) -> str | None:
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
-def _head(title: str) -> str:
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-        f"<title>{html.escape(title)}</title><style>{CSS}</style>"
-        f'<script>{MATHJAX_CONFIG}</script><script defer src="{MATHJAX_URL}"></script>'
-        '</head><body class="tex2jax_ignore"><main>'
-    )
-
-
-def _header(result: Result) -> str:
-    e = html.escape
-    status = STATUS_WORDS.get(result.status, result.status)
-    rows = [
-        f"<h1>{e(result.notebook)}</h1><p>Feedback for <b>{e(result.student)}</b></p>",
-        f'<p class="total">Score: <b>{result.score:g} / {result.max_score:g}</b> · {e(status)}</p>',
-    ]
-    pending = [c for c in result.cells if c.score is None]
-    if pending:
-        points = sum(c.max_score for c in pending)
-        rows.append(f"<p>{points:g} of these points wait for your instructor to grade them by hand.</p>")
-    for flag in result.flags:
-        rows.append(f'<p><span class="flag">{e(flag)}</span>{e(FLAG_WORDS.get(flag, ""))}</p>')
-    if result.message:
-        rows.append(f"<p>{e(result.message)}</p>")
-    if result.misconceptions:
-        tags = ", ".join(e(t) for t in dict.fromkeys(result.misconceptions))
-        rows.append(f"<p>Your answers match these known mistakes: <b>{tags}</b> (see the ❌ lines below).</p>")
-    if result.cells:
-        rows.append("<table><tr><th>exercise</th><th>points</th></tr>")
-        rows += [
-            f'<tr><td><a href="#{e(_anchor(c.grade_id))}">{e(c.grade_id)}</a></td><td>{_points(c)}</td></tr>'
-            for c in result.cells
-        ]
-        rows.append("</table>")
-    return "<header>" + "".join(rows) + "</header>"
-
-
-def _anchor(grade_id: str) -> str:
-    return "cell-" + re.sub(r"[^\w-]", "_", grade_id)
-
-
-def _points(cell: CellResult) -> str:
+def _score(cell: CellResult) -> Score:
+    anchor = "cell-" + re.sub(r"[^\w-]", "_", cell.grade_id)
     if cell.score is None:
-        return "waits for grading by hand"
-    return f"{cell.score:g} / {cell.max_score:g}"
-
-
-def _score_badge(cell: CellResult) -> str:
-    if cell.score is None:
-        kind = "manual"
-    elif cell.score >= cell.max_score:
+        return Score(cell.grade_id, anchor, "waits for grading by hand", "manual")
+    if cell.score >= cell.max_score:
         kind = "full"
     else:
         kind = "partial" if cell.score > 0 else "zero"
-    return f'<span class="score {kind}">{_points(cell)}</span>'
+    return Score(cell.grade_id, anchor, f"{cell.score:g} / {cell.max_score:g}", kind)
 
 
 def _shown_source(cell: NotebookNode, released: dict[str, NotebookNode]) -> str:
@@ -213,31 +205,22 @@ def _cell(
     released: dict[str, NotebookNode],
     trusted: set[str],
     secrets: list[str],
-    scores: dict[str, CellResult],
-) -> str:
-    grade_id = _grade_id(cell)
-    score = scores.get(grade_id)
-    attrs = f' class="cell graded" id="{html.escape(_anchor(grade_id))}"' if score else ' class="cell"'
-    badge = _score_badge(score) if score else ""
+    scores: dict[str, Score],
+) -> Cell:
+    score = scores.get(_grade_id(cell))
     source = _shown_source(cell, released)
-    if cell.cell_type == "markdown":
-        text = _markdown(source, source in trusted)
-        return f'<section{attrs}>{badge}<div class="tex2jax_process">{text}</div></section>'
-    if cell.cell_type != "code":
-        return f"<section{attrs}>{badge}<pre>{html.escape(source)}</pre></section>"
-    code = f'<pre class="source"><code>{html.escape(source)}</code></pre>'
-    lines = source.count("\n") + 1
-    if not score and lines > COLLAPSE_LINES:
-        first = html.escape(source.split("\n", 1)[0])
-        code = f"<details><summary><code>{first}</code> ({lines} lines)</summary>{code}</details>"
-    outputs = "".join(_output(o, secrets) for o in cell.get("outputs", []))
-    return f"<section{attrs}>{badge}{code}{outputs}</section>"
+    if cell.cell_type == "markdown" and source in trusted:
+        return Cell("markdown", _markdown(source), score, [])
+    if cell.cell_type != "code":  # a student's own markdown, or a raw cell: as written
+        return Cell("text", source, score, [])
+    outputs = [shown for o in cell.get("outputs", []) if (shown := _output(o, secrets))]
+    return Cell("code", source, score, outputs, folded=not score and source.count("\n") >= COLLAPSE_LINES)
 
 
-@functools.lru_cache(maxsize=4096)  # most markdown cells are the course's, the same in every hand-in
-def _markdown(source: str, trusted: bool) -> str:
-    """Markdown as HTML. Raw HTML is rendered only in text that is the course's own (identical to
-    a release cell, e.g. the Colab badge); the student's is shown as text."""
+@functools.lru_cache(maxsize=4096)  # the course's markdown cells are the same in every hand-in
+def _markdown(source: str) -> Markup:
+    """The course's own markdown (identical to a release cell, e.g. the Colab badge) as HTML, its raw
+    HTML rendered: the one text on the page that is not escaped."""
     maths: list[str] = []
 
     def cut(match: re.Match) -> str:
@@ -248,8 +231,7 @@ def _markdown(source: str, trusted: bool) -> str:
         index = int(match[1])
         return html.escape(maths[index]) if index < len(maths) else match[0]
 
-    rendered = (_markdown_trusted if trusted else _markdown_untrusted)(_MATH.sub(cut, source))
-    return _MATH_TOKEN.sub(paste, rendered)
+    return Markup(_MATH_TOKEN.sub(paste, _markdown_to_html(_MATH.sub(cut, source))))
 
 
 def _text(value: str | list[str]) -> str:
@@ -267,35 +249,31 @@ def _shown_text(text: str, secrets: list[str]) -> str:
     return text[:MAX_OUTPUT]
 
 
-def _pre(text: str, secrets: list[str], total: int, kind: str = "out") -> str:
-    shown = _shown_text(text, secrets)
-    more = f'<p class="note">… {total - MAX_OUTPUT:,} more characters not shown</p>' if total > MAX_OUTPUT else ""
-    return f'<pre class="{kind}">{html.escape(shown)}</pre>{more}'
+def _text_output(text: str, secrets: list[str], style: str = "out") -> Output:
+    return Output("text", _shown_text(text, secrets), style, cut=max(len(text) - MAX_OUTPUT, 0))
 
 
-def _image(mime: str, data: str) -> str:
+def _image(mime: str, data: str) -> Output:
     if mime == "image/svg+xml":  # as an <img>, an SVG can neither run scripts nor load anything
         data = base64.b64encode(data.encode()).decode()
     elif not _BASE64.fullmatch(data):
-        return '<p class="note">(an image that is not valid base64, not shown)</p>'
-    return f'<img alt="output image" src="data:{mime};base64,{"".join(data.split())}">'
+        return Output("note", "an image that is not valid base64, not shown")
+    return Output("image", src=f"data:{mime};base64,{''.join(data.split())}")
 
 
-def _output(output: NotebookNode, secrets: list[str]) -> str:
+def _output(output: NotebookNode, secrets: list[str]) -> Output | None:
     kind = output.get("output_type")
     if kind == "stream":
-        text = _text(output.get("text", ""))
-        return _pre(text, secrets, len(text), "stderr" if output.get("name") == "stderr" else "out")
+        style = "stderr" if output.get("name") == "stderr" else "out"
+        return _text_output(_text(output.get("text", "")), secrets, style)
     if kind == "error":  # the traceback quotes the failing line, possibly a hidden test's
-        text = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
-        return _pre(text, secrets, len(text), "error")
+        return _text_output(f"{output.get('ename', 'Error')}: {output.get('evalue', '')}", secrets, "error")
     data = output.get("data", {})
     for mime in ("image/png", "image/jpeg", "image/svg+xml"):
         if mime in data:
             return _image(mime, _text(data[mime]))
     if "text/plain" in data:
-        text = _text(data["text/plain"])
-        return _pre(text, secrets, len(text))
+        return _text_output(_text(data["text/plain"]), secrets)
     if data:
-        return f'<p class="note">(output of type {html.escape(", ".join(data))} not shown)</p>'
-    return ""
+        return Output("note", f"output of type {', '.join(data)} not shown")
+    return None

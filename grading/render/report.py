@@ -1,17 +1,15 @@
-"""What the instructor reads after grading: grades.csv, report.html, and a few lines for the terminal.
+"""What the instructor reads after grading: report.html, and a few lines for the terminal.
 
-report.html is one self-contained page: counts first, then plots (matplotlib, Agg, embedded PNG),
-then the lists of what needs a look. A handful of plots for the whole class, never one per student,
-so that the page stays quick to build for a class of any size.
+report.html (templates/report.html.j2) is one self-contained page: counts first, then plots
+(matplotlib, Agg, embedded PNG), then the lists of what needs a look. A handful of plots for the
+whole class, never one per student, so that the page stays quick to build for a class of any size.
 """
 
 import base64
-import csv
-import html
 import io
 import statistics
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,25 +18,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
+from grading.files import write_atomically
 from grading.records import ERROR, GRADED, MISSING, STATUSES, UNREADABLE, Result, Stray
+from grading.render import pages
 
-COLUMNS = ("student", "notebook", "score", "max_score", "status", "flags", "misconceptions", "message")
-EXTRA_COLUMNS = ("manual_pending", "source", "submitted_at", "seconds")
 # The order of the 'needs a look' list: what lost a student points first, absences last.
 LOOK_ORDER = {ERROR: 0, UNREADABLE: 1, GRADED: 2, MISSING: 3}
 
-CSS = """
-body{font:15px/1.45 system-ui,sans-serif;max-width:72rem;margin:1.5rem auto;padding:0 1rem;color:#222}
-.warning{background:#c62828;color:#fff;font-weight:bold;font-size:1.15rem;padding:.8rem 1rem;margin:.8rem 0}
-.numbers{display:flex;flex-wrap:wrap;gap:.6rem}
-.numbers div{background:#f3f3f6;padding:.4rem .8rem;border-radius:.3rem}
-.numbers b{display:block;font-size:1.5rem}
-table{border-collapse:collapse;margin:.5rem 0}
-td,th{padding:.15rem .6rem;text-align:left;border-bottom:1px solid #e4e4e4;vertical-align:top}
-td.num,th.num{text-align:right}
-.quiet{color:#777}
-img{max-width:100%}
-"""
 # Names and messages come from hand-ins and are escaped; were one not, it still could not run.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 COLOURS = {"full": "#5aa55a", "partial": "#e6b32e", "zero": "#d05050", "pending": "#aaaaaa"}
@@ -75,36 +61,6 @@ class MisconceptionCost:
     handins: int  # hand-ins whose grades.csv row names it
     cells: int  # graded cells whose output named it
     points_lost: float  # points those cells missed (a cell naming two mistakes counts for both)
-
-
-def write_grades_csv(results: list[Result], path: Path) -> None:
-    """One row per (student, notebook), sorted; the contract's columns first, then extras."""
-    rows = sorted(results, key=lambda r: (r.student, r.notebook))
-    pairs = Counter((r.student, r.notebook) for r in rows)
-    doubled = [pair for pair, n in pairs.items() if n > 1]
-    if doubled:
-        raise ValueError(f"more than one result for {doubled[:3]}")
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS + EXTRA_COLUMNS)
-    for r in rows:
-        writer.writerow(
-            [
-                r.student,
-                r.notebook,
-                _number(r.score),
-                _number(r.max_score),
-                r.status,
-                ";".join(dict.fromkeys(r.flags)),
-                ";".join(dict.fromkeys(r.misconceptions)),
-                r.message,
-                sum(c.score is None for c in r.cells),
-                r.source or "",
-                _timestamp(r.submitted_at),
-                f"{r.seconds:.2f}",
-            ]
-        )
-    _write(path, out.getvalue())
 
 
 def misconception_costs(results: list[Result], tags_of: Callable[[str], list[str]]) -> list[MisconceptionCost]:
@@ -166,89 +122,92 @@ def summary_text(results: list[Result], strays: list[Stray], report: Path | None
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class NotebookRow:
+    """One notebook's line in the summary table."""
+
+    notebook: str
+    counts: list[int]  # hand-ins per status, in STATUSES' order
+    flagged: int
+    mean: str  # of the graded hand-ins' scores; "–" when none
+    median: str
+    max_score: float
+
+
 def write_report_html(
     results: list[Result], strays: list[Stray], path: Path, notes: list[str], tags_of: Callable[[str], list[str]]
 ) -> None:
     """The class report: notes, counts, plots, then every hand-in and file that needs a look."""
     exercises = exercise_stats(results)
     costs = misconception_costs(results, tags_of)
-    parts = [
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}"><title>Grading report</title>',
-        f"<style>{CSS}</style></head><body><h1>Grading report</h1>",
-        f'<p class="quiet">written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>',
-        *(f'<div class="warning">{html.escape(note)}</div>' for note in notes),
-        _summary_section(results, strays),
-        _notebook_table(results),
-        "<h2>Scores per notebook</h2>",
-        _score_plot(results),
-        "<h2>Scores per exercise</h2>",
-        "<p>For each graded cell: the share of graded hand-ins with full, partial or no points, and the "
-        "mean share of points earned.</p>",
-        _exercise_plot(exercises),
-        "<h2>Misconceptions</h2>",
-        _misconception_section(costs),
-        "<h2>Hand-ins that need a look</h2>",
-        _look_table(results),
-        "<h2>Cells waiting for manual grading</h2>",
-        _pending_table(exercises),
-        "<h2>Files not graded</h2>",
-        _stray_table(strays),
-        "</body></html>\n",
-    ]
-    _write(path, "".join(parts))
-
-
-def _summary_section(results: list[Result], strays: list[Stray]) -> str:
-    status = Counter(r.status for r in results)
-    seconds = sum(r.seconds for r in results)
     ran = [r for r in results if r.status != MISSING]
-    pending = [c for r in results for c in r.cells if c.score is None]
-    numbers = [
+    seconds = sum(r.seconds for r in results)
+    page = pages.render(
+        "report.html.j2",
+        csp=CSP,
+        written=f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
+        notes=notes,
+        numbers=_numbers(results, strays),
+        flags=Counter(f for r in results for f in dict.fromkeys(r.flags)).most_common(),
+        grading_time=_duration(seconds),
+        per_handin=seconds / len(ran) if ran else None,
+        statuses=STATUSES,
+        notebooks=_notebook_rows(results),
+        score_plot=_score_plot(results),
+        exercise_plot=_exercise_plot(exercises),
+        costs=costs,
+        misconception_plot=_misconception_plot(costs),
+        look=sorted(
+            (r for r in results if r.status != GRADED or r.flags),
+            key=lambda r: (LOOK_ORDER.get(r.status, 0), r.student, r.notebook),
+        ),
+        pending=[e for e in exercises if e.pending],
+        strays=sorted(strays, key=lambda s: s.source),
+    )
+    write_atomically(path, page)
+
+
+def _numbers(results: list[Result], strays: list[Stray]) -> list[tuple[str, int]]:
+    """The summary's boxes: a label and a count each."""
+    status = Counter(r.status for r in results)
+    return [
         ("students", len({r.student for r in results})),
         ("notebooks", len({r.notebook for r in results})),
-        ("hand-ins", len(ran)),
+        ("hand-ins", sum(r.status != MISSING for r in results)),
         *((s, status[s]) for s in STATUSES),
         ("flagged", sum(bool(r.flags) for r in results)),
         ("files not graded", len(strays)),
-        ("cells to grade by hand", len(pending)),
+        ("cells to grade by hand", sum(c.score is None for r in results for c in r.cells)),
     ]
-    boxes = "".join(f"<div><b>{n}</b>{html.escape(label)}</div>" for label, n in numbers)
-    flags = Counter(f for r in results for f in dict.fromkeys(r.flags))
-    flag_line = ", ".join(f"{n} {html.escape(f)}" for f, n in flags.most_common()) or "none"
-    mean = f"; {seconds / len(ran):.2f} s per hand-in" if ran else ""
-    return (
-        f'<h2>Summary</h2><div class="numbers">{boxes}</div>'
-        f"<p>Flags: {flag_line}.</p>"
-        f"<p>Grading time: {_duration(seconds)} summed over hand-ins{mean} "
-        "(workers run side by side, so the wall-clock time is shorter).</p>"
-    )
 
 
-def _notebook_table(results: list[Result]) -> str:
+def _notebook_rows(results: list[Result]) -> list[NotebookRow]:
     rows = []
     for notebook in sorted({r.notebook for r in results}):
         mine = [r for r in results if r.notebook == notebook]
         status = Counter(r.status for r in mine)
         scores = [r.score for r in mine if r.status == GRADED]
-        top = max((r.max_score for r in mine), default=0)
-        mean = f"{statistics.mean(scores):.2f}" if scores else "–"
-        median = f"{statistics.median(scores):g}" if scores else "–"
-        cells = [status[s] for s in STATUSES] + [sum(bool(r.flags) for r in mine), mean, median, f"{top:g}"]
         rows.append(
-            f"<tr><td>{html.escape(notebook)}</td>" + "".join(f'<td class="num">{c}</td>' for c in cells) + "</tr>"
+            NotebookRow(
+                notebook,
+                [status[s] for s in STATUSES],
+                sum(bool(r.flags) for r in mine),
+                f"{statistics.mean(scores):.2f}" if scores else "–",
+                f"{statistics.median(scores):g}" if scores else "–",
+                max((r.max_score for r in mine), default=0),
+            )
         )
-    head = [*STATUSES, "flagged", "mean score", "median", "max"]
-    return _table(["notebook", *head], rows, numeric=set(head))
+    return rows
 
 
-def _score_plot(results: list[Result]) -> str:
+def _score_plot(results: list[Result]) -> str | None:
+    """A histogram of scores per notebook, as a data URI; None without graded hand-ins."""
     by_notebook: dict[str, list[Result]] = {}
     for r in sorted(results, key=lambda r: r.notebook):
         if r.status == GRADED:
             by_notebook.setdefault(r.notebook, []).append(r)
     if not by_notebook:
-        return "<p>No graded hand-ins.</p>"
+        return None
     cols = min(3, len(by_notebook))
     rows = -(-len(by_notebook) // cols)
     fig = Figure(figsize=(4.2 * cols, 2.8 * rows), layout="constrained")
@@ -263,12 +222,13 @@ def _score_plot(results: list[Result]) -> str:
         ax.set_xlabel("score", fontsize=8)
         ax.set_ylabel("hand-ins", fontsize=8)
         ax.tick_params(labelsize=8)
-    return _img(fig, "histogram of scores per notebook")
+    return _png(fig)
 
 
-def _exercise_plot(exercises: list[ExerciseStats]) -> str:
+def _exercise_plot(exercises: list[ExerciseStats]) -> str | None:
+    """Per graded cell, the shares of full, partial, zero and pending, as a data URI; None without cells."""
     if not exercises:
-        return "<p>No graded cells.</p>"
+        return None
     fig = Figure(figsize=(9, 0.3 * len(exercises) + 1.2), layout="constrained")
     ax = fig.add_subplot()
     ys = range(len(exercises))
@@ -288,12 +248,13 @@ def _exercise_plot(exercises: list[ExerciseStats]) -> str:
     ax.tick_params(labelsize=8)
     ax.set_xlabel("share of graded hand-ins (right: mean share of points)", fontsize=8)
     ax.legend(ncols=4, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
-    return _img(fig, "points per exercise")
+    return _png(fig)
 
 
-def _misconception_section(costs: list[MisconceptionCost]) -> str:
+def _misconception_plot(costs: list[MisconceptionCost]) -> str | None:
+    """Hand-ins and points lost per misconception, as a data URI; None when none was seen."""
     if not costs:
-        return "<p>No known mistake was recognised.</p>"
+        return None
     fig = Figure(figsize=(9, 0.3 * len(costs) + 1.2), layout="constrained")
     left, right = fig.subplots(1, 2, sharey=True)
     ys = range(len(costs))
@@ -305,76 +266,17 @@ def _misconception_section(costs: list[MisconceptionCost]) -> str:
     left.invert_yaxis()
     for ax in (left, right):
         ax.tick_params(labelsize=8)
-    rows = [
-        f"<tr><td>{html.escape(c.tag)}</td><td class='num'>{c.handins}</td><td class='num'>{c.cells}</td>"
-        f"<td class='num'>{c.points_lost:g}</td></tr>"
-        for c in costs
-    ]
-    table = _table(["misconception", "hand-ins", "cells", "points lost"], rows, {"hand-ins", "cells", "points lost"})
-    note = "<p class='quiet'>A cell whose output names two mistakes counts for both.</p>"
-    return _img(fig, "misconception counts and points lost") + table + note
+    return _png(fig)
 
 
-def _look_table(results: list[Result]) -> str:
-    look = [r for r in results if r.status != GRADED or r.flags]
-    if not look:
-        return "<p>None: every hand-in was graded without a flag.</p>"
-    look.sort(key=lambda r: (LOOK_ORDER.get(r.status, 0), r.student, r.notebook))
-    e = html.escape
-    rows = [
-        f"<tr><td>{e(r.student)}</td><td>{e(r.notebook)}</td><td>{e(r.status)}</td>"
-        f"<td>{e(', '.join(r.flags))}</td><td class='num'>{r.score:g} / {r.max_score:g}</td>"
-        f"<td>{e(r.message)}</td><td>{e(r.source or '')}</td></tr>"
-        for r in look
-    ]
-    return _table(["student", "notebook", "status", "flags", "score", "message", "file"], rows, {"score"})
-
-
-def _pending_table(exercises: list[ExerciseStats]) -> str:
-    waiting = [e for e in exercises if e.pending]
-    if not waiting:
-        return "<p>None.</p>"
-    rows = [
-        f"<tr><td>{html.escape(e.notebook)}</td><td>{html.escape(e.grade_id)}</td><td class='num'>{e.pending}</td></tr>"
-        for e in waiting
-    ]
-    intro = "<p>Their points are not in these scores yet: grade them in formgrader (nbgrader's web interface).</p>"
-    return intro + _table(["notebook", "cell", "hand-ins waiting"], rows, {"hand-ins waiting"})
-
-
-def _stray_table(strays: list[Stray]) -> str:
-    if not strays:
-        return "<p>None: every file was matched to a notebook and graded.</p>"
-    e = html.escape
-    rows = [
-        f"<tr><td>{e(s.source)}</td><td>{e(s.student or '')}</td><td>{e(s.reason)}</td></tr>"
-        for s in sorted(strays, key=lambda s: s.source)
-    ]
-    return _table(["file", "student", "reason"], rows)
-
-
-def _table(head: list[str], rows: list[str], numeric: Collection[str] = ()) -> str:
-    cells = "".join(f"<th{' class=num' if h in numeric else ''}>{html.escape(h)}</th>" for h in head)
-    return f"<table><tr>{cells}</tr>{''.join(rows)}</table>"
-
-
-def _img(fig: Figure, alt: str) -> str:
+def _png(fig: Figure) -> str:
     buffer = io.BytesIO()
     FigureCanvasAgg(fig).print_png(buffer)
-    data = base64.b64encode(buffer.getvalue()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def _count(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _number(value: float) -> str:
-    return f"{round(value, 4):g}"
-
-
-def _timestamp(seconds: float | None) -> str:
-    return "" if seconds is None else datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _duration(seconds: float) -> str:
@@ -383,10 +285,3 @@ def _duration(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
-
-
-def _write(path: Path, text: str) -> None:
-    """Write whole or not at all: a crash mid-write must not leave half a file from a good run."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
