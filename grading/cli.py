@@ -47,12 +47,18 @@ class ProgressLine:
 
 def grade_command(args: argparse.Namespace) -> int:
     from grading.kernel.pool import LocalPool
-    from grading.kernel.sandbox import choose_sandbox
+    from grading.kernel.sandbox import SandboxUnavailable, choose_sandbox
 
     submissions, out = Path(args.submissions), Path(args.out)
     if not submissions.exists():
         raise CannotCollect(f"{submissions}: no such folder or .zip")
-    sandbox, warning = choose_sandbox(args.sandbox)
+    try:
+        sandbox, notes = choose_sandbox(args.sandbox)
+    except SandboxUnavailable as refused:  # --sandbox require: why, and the one fix
+        print(f"error: the sandbox cannot start: {refused.cause.why}\nfix: {refused.cause.fix}", file=sys.stderr)
+        return 2
+    for note in notes:  # before grading starts, and again after the summary
+        print(f"WARNING: {note}", file=sys.stderr)
     # The templates import torch & co. for seconds: launch them first, and build meanwhile.
     pool = LocalPool(args.workers, sandbox, args.timeout, args.cell_timeout)
     try:
@@ -60,15 +66,13 @@ def grade_command(args: argparse.Namespace) -> int:
         from grading import grade
 
         built = build.build_if_changed(out / "build")
-        outcome = grade.grade(
-            submissions, out, built, pool, notes=[warning] if warning else [], on_progress=ProgressLine()
-        )
+        outcome = grade.grade(submissions, out, built, pool, notes=notes, on_progress=ProgressLine())
     finally:
         pool.close()
     from grading.render import report
 
-    if warning:
-        print(f"WARNING: {warning}", file=sys.stderr)
+    for note in notes:
+        print(f"WARNING: {note}", file=sys.stderr)
     print(report.summary_text(outcome.results, outcome.strays))
     print(f"graded {outcome.graded_now} hand-ins in {outcome.seconds:.1f} s")
     print(f"report: {out / 'report.html'}")
