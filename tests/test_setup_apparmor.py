@@ -112,7 +112,7 @@ def test_nothing_is_changed_where_user_namespaces_are_not_restricted(system):
 
 
 def test_a_sandbox_that_still_cannot_start_is_named_with_its_fix(system):
-    (system / "bin/apparmor_parser").write_text(f"#!/bin/sh\necho \"$@\" >> {system}/parser.log\n")  # loads nothing
+    (system / "bin/apparmor_parser").write_text(f'#!/bin/sh\necho "$@" >> {system}/parser.log\n')  # loads nothing
     run = course_sandbox(system)
     assert run.returncode == 1
     assert "enabled an AppArmor profile" in run.stdout
