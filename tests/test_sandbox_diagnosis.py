@@ -20,6 +20,7 @@ import pytest
 from test_grade import NB, WRONG, handin, probe
 
 from coursework import config
+from grading.kernel.confine import Confinement
 from grading.kernel.diagnose import Cause, System, diagnose
 
 # What bwrap 0.8-0.11 prints, word for word.
@@ -300,3 +301,18 @@ def test_the_protections_said_to_be_on_hold(graded):
     assert not (graded["root"] / "pwned").exists() and not (config.ROOT / "pwned").exists()
     assert "NO NETWORK PermissionError" in output_of(out, "network") and graded["connected"] == []
     assert "no memory" in output_of(out, "memory-bomb")
+
+
+@pytest.mark.parametrize(
+    "confinement, on, off",
+    [
+        (Confinement(), [], ["out of reach", "no TCP", "no signals", "a process cap"]),
+        (Confinement(landlock_abi=4, process_cap=True), ["out of reach", "no TCP", "counted with"], ["no signals"]),
+        (Confinement(landlock_abi=6, own_uid=True, process_cap=True), ["no signals", "processes capped"], []),
+    ],
+)
+def test_the_report_names_each_protection_on_or_off(confinement, on, off):
+    shown_on, shown_off = ("; ".join(part) for part in confinement.protections())
+    assert "limited per kernel" in shown_on and "namespaces" in shown_off
+    assert all(words in shown_on and words not in shown_off for words in on)
+    assert all(words in shown_off and words not in shown_on for words in off)

@@ -46,7 +46,7 @@ class Limits:
     cpu_seconds: int = 120
     file_bytes: int = 64 * MiB  # largest file it may write
     open_files: int = 1024
-    processes: int = 64  # tasks in the sandbox, threads included (sandbox only)
+    processes: int = 64  # tasks in the sandbox, threads included (without namespaces: where a cap can be had)
     scratch_bytes: int = 256 * MiB  # size of /tmp (sandbox only)
 
     def for_kernel(self) -> dict:
