@@ -95,9 +95,12 @@ def test_gives_bwrap_a_profile_says_so_and_a_kernel_then_starts(system):
 def test_the_systems_own_profile_for_bwrap_is_loaded_not_a_second_one(system):
     vendor = system / "etc/apparmor.d/bwrap-userns-restrict"
     vendor.write_text(VENDOR_PROFILE.format(bwrap=system / "bin/bwrap"))
+    (system / "etc/apparmor.d/disable").mkdir()
+    (system / "etc/apparmor.d/disable/bwrap-userns-restrict").symlink_to(vendor)  # shipped disabled
     run = course_sandbox(system)
     assert run.returncode == 0, run.stdout + run.stderr
     assert parser_calls(system) == [f"-r {vendor}"]
+    assert not (system / "etc/apparmor.d/disable/bwrap-userns-restrict").is_symlink()  # loaded at boot too
     assert not (system / "etc/apparmor.d/bwrap").exists()
     assert f"enabled an AppArmor profile for {system / 'bin/bwrap'} ({vendor})" in run.stdout
 
