@@ -4,9 +4,6 @@ bwrap's own message rarely says why: under Docker's seccomp profile it blames a 
 Ubuntu's AppArmor restriction it fails to write a uid map. `diagnose` reads the message together
 with what the system says (sysctls, seccomp, container, distribution), each read from files under
 a root so that the tests can stand in for another system.
-
-`python -m grading.kernel.diagnose` prints whether a sandboxed kernel starts here, or the cause and
-the fix (`./course setup` runs it after setting the sandbox up); exit status 0 when it starts.
 """
 
 import os
@@ -205,39 +202,3 @@ def _seccomp(system: System) -> Cause:
         f"{why} (Docker's default seccomp profile does)",
         f"run the container with --security-opt seccomp=unconfined (see {README})",
     )
-
-
-def main() -> int:
-    """Whether a sandboxed kernel starts here; the cause and the fix when not."""
-    from grading.kernel.sandbox import Sandbox, bubblewrap_works
-    from grading.kernel.template import Template
-
-    failure = bubblewrap_works()
-    if failure is None:
-        template = Template(Sandbox(True))
-        try:
-            template.ensure_running()
-            kernel = template.spawn(_connection(template), Sandbox(True).limits.for_kernel(), [])
-            template.signal(kernel, 9)
-        except RuntimeError as error:
-            failure = f"the sandboxed kernel did not start: {error}"
-        finally:
-            template.remove()
-    if failure is None:
-        print("the sandbox works: a kernel started in bubblewrap")
-        return 0
-    cause = diagnose(failure, System.read())
-    print(f"the sandbox cannot start: {cause.why}\nfix: {cause.fix}")
-    return 1
-
-
-def _connection(template) -> dict:
-    """A kernel's connection over IPC sockets in the template's runtime folder."""
-    from grading.kernel.manager import PORTS
-
-    ip = f"{template.sandbox.runtime_inside(template.runtime)}/kernel"
-    return {"transport": "ipc", "ip": ip, "key": "", "signature_scheme": "hmac-sha256", **PORTS}
-
-
-if __name__ == "__main__":
-    sys.exit(main())
