@@ -54,7 +54,7 @@ def grade_command(args: argparse.Namespace) -> int:
     from grading.collect import Limits, collecting
     from grading.files import same_or_inside
     from grading.kernel.pool import LocalPool, worker_capacity
-    from grading.kernel.sandbox import choose_sandbox
+    from grading.kernel.sandbox import SandboxUnavailable, choose_sandbox
     from grading.state import locked
 
     submissions, out = Path(args.submissions), Path(args.out)
@@ -65,7 +65,13 @@ def grade_command(args: argparse.Namespace) -> int:
     workers, why = worker_capacity(args.workers)
     if why:
         print(f"note: {why}", file=sys.stderr)
-    sandbox, warning = choose_sandbox(args.sandbox)
+    try:
+        sandbox, notes = choose_sandbox(args.sandbox)
+    except SandboxUnavailable as refused:  # --sandbox require: why, and the one fix
+        print(f"error: the sandbox cannot start: {refused.cause.why}\nfix: {refused.cause.fix}", file=sys.stderr)
+        return 2
+    for note in notes:  # before grading starts, and again after the summary
+        print(f"WARNING: {note}", file=sys.stderr)
     limits = Limits(int(args.max_file_mb * MiB), int(args.max_total_mb * MiB))
     # The templates import torch & co. for seconds: launch them first, and collect and build meanwhile.
     pool = LocalPool(workers, sandbox, args.timeout, args.cell_timeout)
@@ -77,13 +83,12 @@ def grade_command(args: argparse.Namespace) -> int:
                 from grading import grade
 
                 built = build.build_if_changed(out / "build")
-                notes = [warning] if warning else []
                 outcome = grade.grade(found, out, built, pool, notes=notes, on_progress=ProgressLine())
     finally:
         pool.close()
     from grading.render import report
 
-    for note in [warning] * bool(warning) + outcome.warnings:
+    for note in notes + outcome.warnings:
         print(f"WARNING: {note}", file=sys.stderr)
     print(report.summary_text(outcome.results, outcome.strays))
     print(f"graded {outcome.graded_now} hand-ins in {outcome.seconds:.1f} s")

@@ -8,10 +8,16 @@ scratch, wiped between notebooks) and the folder that holds the kernel's sockets
 Run as root, the sandbox still drops to an unprivileged user: RLIMIT_NPROC does not apply to
 root, and the process cap is what stops a fork bomb. Paths the unprivileged user cannot reach
 (a Python under /root, say) are bind-mounted to a reachable staging folder first, in a mount
-namespace of the grader's own that nobody else sees.
+namespace of the grader's own that nobody else sees (only those that need it: a grader in a
+container, as root without CAP_SYS_ADMIN, cannot make one, and its Python is reachable anyway).
+
+Where bubblewrap cannot start, `choose_sandbox` says why and how to fix it (diagnose.py); `auto`
+then runs the template confined by what needs no namespace (confine.py), and says which
+protections were on and which were off.
 """
 
 import ctypes
+import itertools
 import os
 import shutil
 import subprocess
@@ -20,6 +26,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grading.files import owned_folder
+from grading.kernel import diagnose
+from grading.kernel.confine import FIRST_OWN_UID, Confinement, python_roots, reachable_by_others
 
 SERVER = Path(__file__).with_name("server.py")
 COMPAT = Path(__file__).parent.parent / "compat.py"
@@ -38,7 +46,7 @@ class Limits:
     cpu_seconds: int = 120
     file_bytes: int = 64 * MiB  # largest file it may write
     open_files: int = 1024
-    processes: int = 64  # tasks in the sandbox, threads included (sandbox only)
+    processes: int = 64  # tasks in the sandbox, threads included (without namespaces: where a cap can be had)
     scratch_bytes: int = 256 * MiB  # size of /tmp (sandbox only)
 
     def for_kernel(self) -> dict:
@@ -48,7 +56,11 @@ class Limits:
 
 
 class SandboxUnavailable(RuntimeError):
-    """bubblewrap is missing or cannot create its namespaces here."""
+    """bubblewrap is missing or cannot create its namespaces here: `cause` says why and the fix."""
+
+    def __init__(self, cause: diagnose.Cause):
+        super().__init__(f"the sandbox cannot start: {cause.why}; fix: {cause.fix}")
+        self.cause = cause
 
 
 def kernel_environment(scratch: str) -> dict[str, str]:
@@ -60,6 +72,7 @@ def kernel_environment(scratch: str) -> dict[str, str]:
         "MPLCONFIGDIR": f"{scratch}/matplotlib",
         "IPYTHONDIR": f"{scratch}/ipython",
         "JUPYTER_RUNTIME_DIR": f"{scratch}/jupyter",
+        "TMPDIR": scratch,
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # ipykernel's debugger: no warning at start
         # One thread each: workers run side by side, and the template must not start a pool.
@@ -76,12 +89,12 @@ def _mount(source: str, target: str) -> None:
 
 
 def _drop_root(stage: list[tuple[str, str]]):
-    """preexec_fn when run as root: a private mount namespace holding the staged binds, then an
-    unprivileged user (setgroups/setresgid/setresuid) for bwrap and all it starts."""
+    """preexec_fn when run as root: a private mount namespace holding the staged binds (when there
+    are any), then an unprivileged user (setgroups/setresgid/setresuid) for bwrap and all it starts."""
 
     def preexec() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(CLONE_NEWNS) != 0 or libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        if stage and (libc.unshare(CLONE_NEWNS) != 0 or libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)):
             raise OSError(ctypes.get_errno(), "private mount namespace")
         for source, staged in stage:
             _mount(source, staged)
@@ -92,10 +105,20 @@ def _drop_root(stage: list[tuple[str, str]]):
     return preexec
 
 
+SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")  # links into /usr, or folders
+_own_uids = itertools.count(FIRST_OWN_UID)  # a template confined without namespaces, as root: a uid each
+
+
+def _readable() -> list[str]:
+    """What a template confined without namespaces may read: the system, Python, its two files."""
+    system = ["/usr", "/etc", *(f"/{name}" for name in SYSTEM_LINKS), "/proc", "/sys"]
+    return [*system, *python_roots(), str(SERVER), str(COMPAT)]
+
+
 def _system_binds() -> list[str]:
     """bwrap arguments for the read-only system: /usr, /etc, and the /bin, /lib links of a merged /usr."""
     args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
-    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+    for name in SYSTEM_LINKS:
         path = Path("/") / name
         if path.is_symlink():
             args += ["--symlink", os.readlink(path), str(path)]
@@ -106,10 +129,12 @@ def _system_binds() -> list[str]:
 
 @dataclass
 class Sandbox:
-    """How to start the kernel template: inside bubblewrap (`enabled`), or plainly."""
+    """How to start the kernel template: inside bubblewrap (`enabled`); else under `confinement`
+    (no namespaces: Landlock, a process cap), or plainly when that is None (`--sandbox off`)."""
 
     enabled: bool
     limits: Limits = Limits()
+    confinement: Confinement | None = None
 
     def runtime_inside(self, runtime_dir: Path) -> str:
         """The path at which kernels see the sockets folder."""
@@ -123,7 +148,8 @@ class Sandbox:
         if not self.enabled:
             scratch = str(scratch_dir)
             argv = [sys.executable, str(SERVER), "--compat", str(COMPAT), "--scratch", scratch]
-            return subprocess.Popen(argv, env=kernel_environment(scratch), cwd=scratch, **pipes)
+            preexec = self._confine(runtime_dir, scratch_dir) if self.confinement else None
+            return subprocess.Popen(argv, env=kernel_environment(scratch), cwd=scratch, preexec_fn=preexec, **pipes)
         program = [
             sys.executable,
             SERVER_INSIDE,
@@ -138,9 +164,18 @@ class Sandbox:
         argv, preexec = self._bwrap(work, runtime_dir, program)
         return subprocess.Popen(argv, preexec_fn=preexec, **pipes)
 
+    def _confine(self, runtime_dir: Path, scratch_dir: Path):
+        """preexec_fn for a template without namespaces: its uid, process cap and Landlock rules."""
+        assert self.confinement is not None
+        uid = next(_own_uids) if self.confinement.own_uid else None
+        if uid is not None:
+            for folder in (runtime_dir, scratch_dir):
+                os.chown(folder, uid, uid)
+        writable = [str(runtime_dir), str(scratch_dir)]
+        return self.confinement.preexec(_readable(), writable, self.limits.processes, uid)
+
     def _bwrap(self, work: Path, runtime_dir: Path, program: list[str]) -> tuple[list[str], object]:
-        python_roots = sorted({sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)})
-        binds = [(root, root, "--ro-bind") for root in python_roots]
+        binds = [(root, root, "--ro-bind") for root in python_roots()]
         binds += [(str(SERVER), SERVER_INSIDE, "--ro-bind"), (str(COMPAT), COMPAT_INSIDE, "--ro-bind")]
         binds += [(str(runtime_dir), RUNTIME_INSIDE, "--bind")]
         preexec, stage = None, []
@@ -151,6 +186,9 @@ class Sandbox:
             os.chown(runtime_dir, SANDBOX_UID, SANDBOX_UID)
             staged_binds = []
             for i, (source, dest, kind) in enumerate(binds):
+                if reachable_by_others(source):  # no need to stage it
+                    staged_binds.append((source, dest, kind))
+                    continue
                 staged = stage_root / str(i)
                 staged.touch() if Path(source).is_file() else staged.mkdir(exist_ok=True)
                 stage.append((source, str(staged)))
@@ -171,9 +209,10 @@ class Sandbox:
 
 
 def bubblewrap_works() -> str | None:
-    """None when a sandboxed Python starts here; otherwise why not, in one line."""
+    """None when a sandboxed Python starts here; otherwise what failed, in bwrap's own last words
+    (`diagnose` tells why)."""
     if shutil.which("bwrap") is None:
-        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+        return "bubblewrap (bwrap) is not installed"
     # Python starts and finds ipykernel (without importing it: that takes a third of a second).
     probe = [sys.executable, "-c", "import importlib.util as u, sys; sys.exit(u.find_spec('ipykernel') is None)"]
     work, owner = owned_folder("probe")
@@ -190,18 +229,28 @@ def bubblewrap_works() -> str | None:
         shutil.rmtree(work, ignore_errors=True)
         owner.close()
     if run.returncode != 0:
-        return f"bubblewrap failed: {(run.stderr.strip().splitlines() or ['exit status ' + str(run.returncode)])[-1]}"
+        return (run.stderr.strip().splitlines() or [f"bubblewrap failed: exit status {run.returncode}"])[-1]
     return None
 
 
-def choose_sandbox(mode: str, limits: Limits = Limits()) -> tuple[Sandbox, str | None]:
-    """The sandbox for `--sandbox auto|require|off`, and a warning when grading runs without one.
+def choose_sandbox(mode: str, limits: Limits = Limits()) -> tuple[Sandbox, list[str]]:
+    """The sandbox for `--sandbox auto|require|off`, and the notes for the terminal and the report
+    when grading runs without bubblewrap: why, the fix, which protections were on and which off.
     Raises SandboxUnavailable for `require` when bubblewrap does not work."""
     if mode == "off":
-        return Sandbox(False, limits), "the sandbox is off (--sandbox off): student code ran with the grader's rights"
-    problem = bubblewrap_works()
-    if problem is None:
-        return Sandbox(True, limits), None
+        return Sandbox(False, limits), ["the sandbox is off (--sandbox off): student code ran with the grader's rights"]
+    failure = bubblewrap_works()
+    if failure is None:
+        return Sandbox(True, limits), []
+    cause = diagnose.diagnose(failure, diagnose.System.read())
     if mode == "require":
-        raise SandboxUnavailable(problem)
-    return Sandbox(False, limits), f"NO SANDBOX: {problem}; student code ran with the grader's rights"
+        raise SandboxUnavailable(cause)
+    confinement = Confinement.probe(_readable())
+    on, off = confinement.protections()
+    notes = [
+        f"NO SANDBOX: bubblewrap cannot start here: {cause.why}.",
+        f"To fix it: {cause.fix}.",
+        f"Kernels ran without namespaces. Protections ON: {'; '.join(on)}.",
+        f"Protections OFF: {'; '.join(off)}.",
+    ]
+    return Sandbox(False, limits, confinement), notes
