@@ -1,6 +1,7 @@
 """The checks of 02_single_chain, run in-process: each classic mistake is recognised by its formula
-at every point (and only then), right answers pass as floats or tensors, 0-d tensor arguments work,
-and a visible check never raises, returns nothing and writes nothing to stderr."""
+at every point (and only then), a constant factor is not taken for gradients piling up (no
+backward() runs here), right answers pass as floats or tensors, 0-d tensor arguments work, and a
+visible check never raises, returns nothing and writes nothing to stderr."""
 
 import warnings
 
@@ -74,10 +75,10 @@ DZ_DX_MISTAKES = [
     (lambda x: 4 * x**2, "power-rule"),
     (lambda x: 4.0, "power-rule"),
     (lambda x: 14.0, "wrong-point"),
-    (lambda x: 8 * x, "accumulated-grad"),
-    (lambda x: 3 * (4 * x), "accumulated-grad"),
+    (lambda x: 8 * x, "constant-factor"),
+    (lambda x: 3 * (4 * x), "constant-factor"),
+    (lambda x: -4 * x, "constant-factor"),
     (lambda x: 4 * x + 3, None),
-    (lambda x: -4 * x, None),
     (lambda x: 7.0, None),
 ]
 
@@ -94,8 +95,8 @@ PREDICTIONS = [
     (16.0, "power-rule"),
     (4.0, "power-rule"),
     (14.0, "wrong-point"),
-    (-16.0, "accumulated-grad"),
-    (torch.tensor(-24.0), "accumulated-grad"),
+    (-16.0, None),  # twice the answer: no backward() runs in a prediction, so no gradients piled up
+    (torch.tensor(-24.0), None),
     (8.0, None),
     (7.0, None),
 ]
@@ -117,8 +118,10 @@ DW_DX_MISTAKES = [
     (lambda x: 3 * u(x) ** 2, "chain-stopped-early"),
     (lambda x: 8 * u(x) ** 2, "power-rule"),
     (lambda x: 24 * u(x) ** 3, "power-rule"),
-    (lambda x: 48 * u(x) ** 2, "accumulated-grad"),
-    (lambda x: 24 * u(x), None),
+    (lambda x: 24 * u(x), "power-rule"),  # u³ differentiated as 3u
+    (lambda x: 24 * x**2, "wrong-point"),  # x written where u belongs
+    (lambda x: 48 * u(x) ** 2, "constant-factor"),
+    (lambda x: 24 * u(x) + 1, None),
 ]
 
 
@@ -131,11 +134,31 @@ def test_repeated_backward_needs_a_whole_multiple_at_every_point():
     mistake = checks.repeated_backward("twice")
     expected, points = [4.0, 0.0, -8.0], [(1.0,), (0.0,), (-2.0,)]
     assert mistake.matches([8.0, 0.0, -16.0], expected, points)
+    assert not mistake.matches([6.0, 0.0, -12.0], expected, points)  # 1.5 times: not a count of calls
     assert not mistake.matches([8.0, 1.0, -16.0], expected, points)  # where the answer is 0, 0
     assert not mistake.matches([8.0, float("nan"), -16.0], expected, points)
     assert not mistake.matches([float("inf"), 0.0, -16.0], expected, points)
     assert not mistake.matches([1e308, 0.0, -16.0], [1e-300, 0.0, -8.0], points)  # ratio too big
     assert not mistake.matches([0.0, 0.0, 0.0], [0.0, 0.0, 0.0], points)
+    assert not mistake.matches([28.0], [14.0], [(3.5,)])  # one number is a multiple of anything
+
+
+def test_constant_factor_is_any_ratio_but_one_at_every_point():
+    mistake = checks.constant_factor()
+    expected, points = [4.0, 0.0, -8.0], [(1.0,), (0.0,), (-2.0,)]
+    for k in (2.0, 0.5, -1.0, 3.0):
+        assert mistake.matches([k * e for e in expected], expected, points)
+    assert not mistake.matches(expected, expected, points)
+    assert not mistake.matches([0.0, 0.0, 0.0], expected, points)
+    assert not mistake.matches([8.0, 0.0, -12.0], expected, points)
+    assert not mistake.matches([28.0], [14.0], [(3.5,)])
+
+
+def test_none_says_a_return_is_missing(capsys):
+    chain_rule.check_dz_dx(lambda x: None)
+    chain_rule.check_predicted_x_grad(lambda: None)
+    out = capsys.readouterr().out
+    assert out.count("is None: nothing was returned") == 2 and "`return`" in out
 
 
 @pytest.mark.parametrize("answer", [14.0, torch.tensor(1 + 2j), lambda x: torch.tensor(1j), lambda x: 10**400])
@@ -147,7 +170,7 @@ def test_the_shared_checks_never_raise(answer, capsys):
 
 def test_right_only_at_the_visible_points_fails_the_hidden_check(capsys):
     def sneaky(x):
-        return 4 * x if float(x) in (3.5, -2.0, 0.0, 1.0, 10.0) else 0.0
+        return 4 * x if float(x) in chain_rule.X_POINTS else 0.0
 
     chain_rule.check_dz_dx(sneaky)
     assert capsys.readouterr().out.startswith("✅")

@@ -101,14 +101,14 @@ def test_tensors_with_grad_wrong(answer, phrase, capsys):
 
 
 DZ_DY = [
-    (14.0, "swapped-variable", "x.grad"),
-    (4.0, "accumulated-grad", "whole multiple"),
-    (torch.tensor(6.0), "accumulated-grad", "whole multiple"),
+    (14.0, "swapped-variable", "dz/dx"),
+    (4.0, None, "which is not dz/dy"),  # twice the answer: no backward() runs when reading a drawing
+    (torch.tensor(6.0), None, "which is not dz/dy"),
     (12.25, None, "y's value"),
     (27.5, None, "z's value"),
     (1, None, "dz/dz"),
     (7.0, None, "dy/dx"),
-    (3.0, None, "is 2"),
+    (3.0, None, "which is not dz/dy"),
 ]
 
 

@@ -71,6 +71,8 @@ FORMULA_MISTAKES = {
         (lambda a, b: 2 + 30 * a, "chain-stopped-early"),
         (lambda a, b: 2 * 2, "missing-path"),
         (lambda a, b: 64.0, "wrong-point"),
+        (lambda a, b: 8 + 30 * a, "extra-path"),
+        (lambda a, b: -4 - 30 * a, "constant-factor"),
         (lambda a, b: 4 + 30 * b, None),  # agrees with the right answer at (2, 1) only: untagged
         (lambda a, b: 27.0, None),  # the sum-along-path number, but not its formula
     ],
@@ -80,6 +82,7 @@ FORMULA_MISTAKES = {
         (lambda a, b: 27 * b**2, "missing-path"),
         (lambda a, b: 3 + 27 * b**2, "chain-stopped-early"),
         (lambda a, b: 5, "chain-stopped-early"),
+        (lambda a, b: 6 + 27 * b, "power-rule"),  # 3b³ differentiated as 9b
     ],
     "dz_da_three_paths": [
         (lambda a, b: 4 + 62 * a - 8 * b, "right"),
@@ -88,6 +91,8 @@ FORMULA_MISTAKES = {
         (lambda a, b: 2 + 10 * a + 4, "chain-stopped-early"),
         (lambda a, b: 4 + 6 * a + 8 * (4 * a - b), "power-rule"),
         (lambda a, b: 4 + 15 * a + 8 * (4 * a - b), "power-rule"),
+        (lambda a, b: 4 + 30 * a + 2 * (4 * a - b), "chain-stopped-early"),  # the factor 4 of w = 4a - b
+        (lambda a, b: 4 + 30 * a + 4 * (4 * a - b), "power-rule"),  # w² differentiated as w
     ],
 }
 FORMULA_CASES = [(ex, fn, tag) for ex, cases in FORMULA_MISTAKES.items() for fn, tag in cases]
@@ -111,7 +116,9 @@ PREDICTIONS = [
     (24.0, "chain-stopped-early"),
     (62.0, "chain-stopped-early"),
     (60.0, "missing-path"),
-    (192.0, "accumulated-grad"),
+    (68.0, "extra-path"),
+    (109.0, "wrong-point"),
+    (192.0, None),  # three times the answer: no backward() runs in a prediction
     (65.0, None),
     (83.0, None),
 ]

@@ -1,11 +1,14 @@
-"""The graph drawings of coursework/helpers/graphs.py: each named tensor's box carries its name, value
-and gradient; both paths of example 2 show; and without Graphviz's `dot` program the helper (and the
-notebooks that draw) explain how to get the picture instead of failing."""
+"""The graph drawings of coursework/helpers/graphs.py: every value of the real torch graph gets a box
+with the operation that made it (in mathematics, PyTorch's node name beneath), its value and its
+gradient, the gradients being autograd's; where a value feeds several operations, the shares on its
+arrows add up to its gradient (4 + 60 = 64 in example 2); drawing changes no .grad and fires no hook;
+and without Graphviz's `dot` program the helper (and the notebooks that draw) explain how to get the
+picture instead of failing."""
 
+import html
 import os
 import re
 import shutil
-import warnings
 from pathlib import Path
 
 import nbformat
@@ -16,115 +19,146 @@ from nbclient import NotebookClient
 from coursework.helpers import graphs
 
 EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$", re.MULTILINE)
-NODE = re.compile(r"^\s*(\w+) \[label=(\"[^\"]*\"|\S+)", re.MULTILINE)
+NODE = re.compile(r"^\s*(\w+) \[label=<(.*)>(?: \w+=.*)?\]$", re.MULTILINE)
 
 
-def example_1(retain=True):
+def example_1():
     x = torch.tensor(3.5, requires_grad=True)
     y = x**2
     z = 2 * y + 3
-    if retain:
-        y.retain_grad()
-        z.retain_grad()
-    z.backward()
     return x, y, z
 
 
 def example_2():
+    """Example 2, with every intermediate value kept under the name the drawing gives it."""
     a = torch.tensor(2.0, requires_grad=True)
     b = torch.tensor(1.0, requires_grad=True)
-    x = 2 * a + 3 * b
-    y = 5 * a**2 + 3 * b**3
-    z = 2 * x + 3 * y
-    for t in (x, y, z):
-        t.retain_grad()
-    z.backward()
-    return dict(a=a, b=b, x=x, y=y, z=z)
+    parts = {"2a": 2 * a, "3b": 3 * b, "a²": a**2, "b³": b**3}
+    parts["5a²"], parts["3b³"] = 5 * parts["a²"], 3 * parts["b³"]
+    x = parts["2a"] + parts["3b"]
+    y = parts["5a²"] + parts["3b³"]
+    parts["2x"], parts["3y"] = 2 * x, 3 * y
+    z = parts["2x"] + parts["3y"]
+    return dict(a=a, b=b, x=x, y=y, z=z), parts
 
 
-def labels(dot) -> dict[str, str]:
-    """Node key -> its label, with graphviz's line breaks as real ones."""
-    return {key: label.strip('"').replace("\\n", "\n") for key, label in NODE.findall(dot.source)}
+def labels(dot) -> dict[str, list[str]]:
+    """Node key -> the lines of its label, as text."""
+    return {key: [html.unescape(re.sub(r"<[^>]+>", "", line)) for line in label.split("<BR/>")]
+            for key, label in NODE.findall(dot.source)}
 
 
 def edges(dot) -> list[tuple[str, str, str]]:
     return [(a, b, attrs) for a, b, attrs in EDGE.findall(dot.source) if "invis" not in attrs]
 
 
-def key_of(dot, first_line: str) -> str:
-    (key,) = [k for k, label in labels(dot).items() if label.split("\n")[0] == first_line]
+def box(dot, line: str) -> str:
+    """The key of the one box with this line in its label."""
+    (key,) = [k for k, lines in labels(dot).items() if line in lines]
     return key
 
 
-def count_paths(dot, start: str, end: str) -> int:
-    after: dict[str, list[str]] = {}
-    for a, b, _ in edges(dot):
-        after.setdefault(a, []).append(b)
-
-    def count(node):
-        return 1 if node == end else sum(count(n) for n in after.get(node, []))
-
-    return count(start)
+def value_box(dot, name: str) -> list[str]:
+    """The label lines of the box of the value called `name` ('2y', 'a', ...)."""
+    (lines,) = [ls for ls in labels(dot).values() if any(line.startswith(f"{name} = ") for line in ls)]
+    return lines
 
 
-def test_boxes_carry_name_value_and_gradient():
+def test_every_value_has_its_operation_value_and_gradient():
     x, y, z = example_1()
-    found = labels(graphs.graph_of(z, x=x, y=y, z=z))
-    boxes = {label for label in found.values() if " = " in label}
-    assert boxes == {"x = 3.5\nx.grad = 14", "y = 12.25\ny.grad = 2", "z = 27.5\nz.grad = 1"}
-    nodes = sorted(label for label in found.values() if " = " not in label)
-    assert nodes == ["AccumulateGrad", "AddBackward0", "MulBackward0", "PowBackward0"]
+    found = sorted(labels(graphs.graph_of(z, x=x, y=y, z=z)).values())
+    assert found == sorted([
+        ["x = 3.5", "grad 14"],
+        ["into x.grad", "AccumulateGrad"],
+        ["·²", "PowBackward0", "y = 12.25", "grad 2"],
+        ["× 2", "MulBackward0", "2y = 24.5", "grad 1"],
+        ["+ 3", "AddBackward0", "z = 27.5", "grad 1"],
+    ])
 
 
-def test_the_chain_runs_from_x_to_z_through_the_backward_nodes():
+def test_unnamed_values_are_named_by_their_operation():
+    x, _, z = example_1()
+    assert value_box(graphs.graph_of(z, x=x), "x²")[2:] == ["x² = 12.25", "grad 2"]
+    assert value_box(graphs.graph_of(z, x=x), "2x²")[2:] == ["2x² = 24.5", "grad 1"]
+
+
+def test_the_gradients_are_autograds_for_every_value():
+    named, parts = example_2()
+    dot = graphs.graph_of(named["z"], **named)
+    values = {**named, **parts}
+    expected = torch.autograd.grad(named["z"], list(values.values()))
+    for (name, t), grad in zip(values.items(), expected):
+        assert value_box(dot, name)[-2:] == [f"{name} = {t.item():g}", f"grad {grad.item():g}"], name
+
+
+def test_the_shares_on_the_arrows_of_a_value_used_twice_add_up_to_its_gradient():
+    named, _ = example_2()
+    dot = graphs.graph_of(named["z"], **named)
+    for leaf, shares, total in [("a", {" ← 4", " ← 60"}, "grad 64"), ("b", {" ← 6", " ← 27"}, "grad 33")]:
+        node = box(dot, f"into {leaf}.grad")
+        found = {re.search(r'label="([^"]*)"', attrs).group(1) for s, _, attrs in edges(dot) if s == node}
+        assert found == shares and value_box(dot, leaf)[-1] == total
+    once = [attrs for s, _, attrs in edges(dot) if s != box(dot, "into a.grad") and s != box(dot, "into b.grad")]
+    assert all('label=""' in attrs for attrs in once)  # a value used once: its box says it all
+
+
+def test_drawing_stores_no_gradient_and_fires_no_hook():
     x, y, z = example_1()
-    dot = graphs.graph_of(z, x=x, y=y, z=z)
-    names = labels(dot)
-    after = {a: b for a, b, _ in edges(dot)}
-    walk, node = [], key_of(dot, "x = 3.5")
-    while node in after:
-        node = after[node]
-        walk.append(names[node].split("\n")[0])
-    assert walk == ["AccumulateGrad", "PowBackward0", "y = 12.25", "MulBackward0", "AddBackward0", "z = 27.5"]
+    y.retain_grad()
+    called = []
+    x.register_hook(called.append)
+    graphs.graph_of(z, x=x, y=y, z=z)
+    assert (x.grad, y.grad, called) == (None, None, [])
+    z.backward()
+    assert (x.grad.item(), y.grad.item(), len(called)) == (14.0, 2.0, 1)
 
 
-def test_a_gradient_not_kept_is_said_so_without_a_warning():
-    x, y, z = example_1(retain=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # reading y.grad of a non-leaf would warn
-        found = labels(graphs.graph_of(z, x=x, y=y, z=z)).values()
-    assert "x = 3.5\nx.grad = 14" in found
-    assert any(label.startswith("y = 12.25\ny.grad not kept") and "retain_grad()" in label for label in found)
+def test_after_backward_the_drawing_says_the_gradients_are_gone(capsys, monkeypatch):
+    x, y, z = example_1()
+    z.backward()
+    dot, freed = graphs.drawing(z, x=x, y=y, z=z)
+    assert freed and not any(line.startswith("grad") for ls in labels(dot).values() for line in ls)
+    assert ["x = 3.5"] in labels(dot).values()
+    monkeypatch.setattr(graphs, "show", lambda graph: None)
+    graphs.draw_graph(z, x=x, y=y, z=z)
+    assert "before calling backward()" in capsys.readouterr().out
 
 
-def test_before_backward_and_values_only():
-    x = torch.tensor(3.5, requires_grad=True)
-    z = 2 * x**2 + 3
-    found = labels(graphs.graph_of(z, x=x, z=z)).values()
-    assert "x = 3.5\nx.grad = None\n(no backward yet)" in found
-    assert {"x = 3.5", "z = 27.5"} <= set(labels(graphs.graph_of(z, grads=False, x=x, z=z)).values())
+def test_values_only():
+    x, y, z = example_1()
+    dot = graphs.graph_of(z, grads=False, x=x, y=y, z=z)
+    assert not any(line.startswith("grad") for ls in labels(dot).values() for line in ls)
+    assert value_box(dot, "z")[2:] == ["z = 27.5"] and "label=" not in dot.source.split("}")[-1]
 
 
-def test_an_unnamed_output_and_a_vector_still_draw():
+def test_an_unnamed_output_a_vector_and_more_operations_still_draw():
     w = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
     found = labels(graphs.graph_of((w * 2).sum(), w=w)).values()
-    assert "w = [1, 2, 3]\nw.grad = None\n(no backward yet)" in found
-    assert "output = 12" in found
+    assert ["w = [1, 2, 3]", "grad [2, 2, 2]"] in found
+    assert ["Σ", "SumBackward0", "12", "grad 1"] in found
+    t = torch.tensor(3.0, requires_grad=True)
+    ops = {ls[0] for ls in labels(graphs.graph_of(((t - 1) ** 2 / 2).neg().exp(), t=t)).values()}
+    assert {"− 1", "·²", "÷ 2", "−", "exp"} <= ops
 
 
-def test_both_paths_of_example_2_show_and_those_from_a_are_red():
-    t = example_2()
-    dot = graphs.graph_of(t["z"], paths_from="a", **t)
-    found = set(labels(dot).values())
-    values = {"a": ("2", "64"), "b": ("1", "33"), "x": ("7", "2"), "y": ("23", "3"), "z": ("83", "1")}
-    assert {f"{n} = {v}\n{n}.grad = {g}" for n, (v, g) in values.items()} <= found
-    a, b, x, y, z = (key_of(dot, first) for first in ["a = 2", "b = 1", "x = 7", "y = 23", "z = 83"])
-    assert count_paths(dot, a, z) == 2 and count_paths(dot, b, z) == 2
-    assert count_paths(dot, a, x) == 1 and count_paths(dot, a, y) == 1
+def test_the_chain_runs_from_x_to_z():
+    x, y, z = example_1()
+    dot = graphs.graph_of(z, x=x, y=y, z=z)
+    after = {a: b for a, b, _ in edges(dot)}
+    walk, node = [], box(dot, "x = 3.5")
+    while node in after:
+        node = after[node]
+        walk.append(labels(dot)[node][1])
+    assert walk == ["AccumulateGrad", "PowBackward0", "MulBackward0", "AddBackward0"]
+
+
+def test_the_paths_from_a_are_red():
+    named, _ = example_2()
+    dot = graphs.graph_of(named["z"], paths_from="a", **named)
     red = {(s, e) for s, e, attrs in edges(dot) if "red" in attrs}
-    assert (a, next(e for s, e, _ in edges(dot) if s == a)) in red
-    assert all((s, e) in red for s, e, _ in edges(dot) if s in (x, y))
-    assert not any(s == b for s, _ in red)
+    a, b = box(dot, "a = 2"), box(dot, "b = 1")
+    assert (a, box(dot, "into a.grad")) in red and not any(s in (b, box(dot, "into b.grad")) for s, _ in red)
+    assert len(red) == 10  # a -> its node -> 2a, a²; 2a -> x -> 2x -> z; a² -> 5a² -> y -> 3y -> z
 
 
 def test_show_displays_an_svg(monkeypatch):
@@ -134,7 +168,7 @@ def test_show_displays_an_svg(monkeypatch):
     monkeypatch.setattr("IPython.display.display", shown.append)
     x, y, z = example_1()
     graphs.draw_graph(z, x=x, y=y, z=z)
-    assert len(shown) == 1 and "<svg" in shown[0].data and "x.grad = 14" in shown[0].data
+    assert len(shown) == 1 and "<svg" in shown[0].data and "grad 14" in shown[0].data
 
 
 def assert_explains_how_to_get_the_picture(text):
@@ -199,7 +233,6 @@ from coursework.helpers.tensors import show_tensors
 
 x = torch.tensor(3.5, requires_grad=True)
 z = 2 * x**2 + 3
-z.backward()
 show_tensors(x=x)
 draw_graph(z, x=x, z=z)
 plot_decision_boundary(torch.nn.Linear(2, 1), torch.randn(5, 2), torch.ones(5))

@@ -32,3 +32,17 @@ def test_student_version_runs_to_its_end_and_earns_nothing(name, students, autog
     last = graded.notebook.cells[-1]
     assert "Visible checks passed: 0 of" in "".join(o.get("text", "") for o in last.outputs)
     assert not stderr_cells(graded.notebook)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_notebook_ends_with_the_same_score_section(name, students):
+    first = students[NAMES[0]].cells[-2].source
+    *_, heading, score = students[name].cells
+    assert heading.cell_type == "markdown" and heading.source == first and first.startswith("## Your score")
+    assert score.cell_type == "code" and score.source.strip() == "show_score()"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_helpers_cell_is_collapsed_in_colab_and_jupyterlab(name, students):
+    (helpers,) = [c for c in students[name].cells if c.metadata.get("nbgrader", {}).get("grade_id") == "helpers"]
+    assert helpers.metadata["cellView"] == "form" and helpers.metadata["jupyter"] == {"source_hidden": True}

@@ -1,9 +1,10 @@
 """Checks and pictures for notebook 06 (gradient descent).
 
 The checks build their own data, weights and networks, and seed them themselves, so running a check
-again starts from scratch. The one-step check compares your step with a step computed from the
-formulas of the gradient (no autograd); the training check measures the loss your training reaches,
-and watches whether gradients pile up between steps.
+again starts from scratch. The gradient checks compare the derivatives you derive by hand with
+autograd's; the one-step check compares your step with a step computed from the formulas of the
+gradient (no autograd); the training check measures the loss your training reaches, and watches
+whether gradients pile up between steps.
 """
 
 import torch
@@ -11,23 +12,31 @@ import torch
 from coursework.helpers.checks import (
     CheckFailed,
     Mistake,
+    _enable_grad,
     _float,
+    _float64,
     _isinstance,
     _len,
     _no_grad,
     _Tensor,
     _tensor,
     as_number,
+    check_formula,
     check_value,
     close,
+    constant_factor,
     expect_checks,
     pictures_shown,
+    plain,
     run_answer,
     tagged,
     verdict,
 )
+from coursework.helpers.derivations import Derivation, Factor, catalogue
 
 __all__ = [
+    "check_dL_dw",
+    "check_dL_db",
     "plot_line_fit",
     "plot_steps_on_parabola",
     "plot_decision_boundary",
@@ -36,7 +45,7 @@ __all__ = [
     "check_train",
 ]
 
-expect_checks("gd_step", "best_learning_rate", "train")
+expect_checks("dL_dw", "dL_db", "gd_step", "best_learning_rate", "train")
 
 # ---- Pictures -------------------------------------------------------------------------------------
 
@@ -115,12 +124,79 @@ def plot_decision_boundary(model, X, y, title="", losses=None):
     ax.contourf(gx, gy, (scores > 0).float(), levels=[-0.5, 0.5, 1.5], colors=["#f6d3c4", "#c9ddf2"])
     ax.contour(gx, gy, scores, levels=[0.0], colors="black", linewidths=1)
     labels = y.detach().reshape(-1)
-    for value, colour, name in [(0.0, "C3", "label 0 (outside)"), (1.0, "C0", "label 1 (inside)")]:
+    for value, colour, name in [(0.0, "C3", "label 0"), (1.0, "C0", "label 1")]:
         chosen = labels == value
         ax.scatter(X[chosen, 0], X[chosen, 1], s=10, color=colour, label=name)
-    ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", title=title or "decision boundary")
+    ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", title=title or "decision boundary",
+           xlabel="first coordinate", ylabel="second coordinate")
     ax.legend(fontsize=8, loc="upper right")
     plt.show()
+
+
+# ---- Exercise 1: the gradient of the loss, by hand ----------------------------------------------------
+
+
+def notebook_line_data():
+    """The notebook's 50 points near y = 2x + 1 (seeded as the notebook seeds them)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        x = torch.linspace(-1, 1, 50)
+        return x, 2 * x + 1 + 0.2 * torch.randn(50)
+
+
+def line_loss_grads(w, b, x, y):
+    """(∂L/∂w, ∂L/∂b) of L = mean((w·x + b − y)²), from autograd, in float64."""
+    w, b = (_tensor(_float(v), dtype=_float64, requires_grad=True) for v in (w, b))
+    with _enable_grad():
+        loss = ((w * plain(x) + b - plain(y)) ** 2).mean()
+        return [_float(g) for g in torch.autograd.grad(loss, (w, b))]
+
+
+def line_quantities(w, b, x, y):
+    x, y = plain(x), plain(y)
+    r = w * x + b - y
+    return {"w": w, "b": b, "xᵢ": x, "rᵢ": r, "1/n": 1 / _len(x)}
+
+
+# L = (1/n) Σ sᵢ, sᵢ = rᵢ², rᵢ = w·xᵢ + b − yᵢ: w (and b) reach L through every rᵢ, one chain each.
+DL_DW = Derivation("L", "w", [[Factor("L", "sᵢ", "1/n"), Factor("sᵢ", "rᵢ", 1, 2), Factor("rᵢ", "w", "xᵢ")]],
+                   line_quantities)
+DL_DB = Derivation("L", "b", [[Factor("L", "sᵢ", "1/n"), Factor("sᵢ", "rᵢ", 1, 2), Factor("rᵢ", "b", 1)]],
+                   line_quantities)
+DL_DW.other, DL_DB.other = DL_DB, DL_DW
+
+
+def _probe_data():
+    x = torch.linspace(-1, 1, 7, dtype=_float64)
+    return x, 0.5 + x**2 - 0.3 * x
+
+
+LINE_PROBES = [(w, b, *_probe_data()) for w, b in [(0.3, -0.7), (1.9, 0.4), (-1.2, 1.1)]]
+CATALOGUES = {"dL_dw": catalogue(DL_DW, LINE_PROBES), "dL_db": catalogue(DL_DB, LINE_PROBES)}
+# (w, b) where the visible checks compare, on the notebook's data.
+WB_POINTS = [(0.0, 0.0), (0.5, -0.3), (2.5, 1.5), (-1.0, 2.0)]
+
+
+def line_points(wb_points, datasets=None):
+    """Every (w, b, x, y) of the (w, b) points and the datasets (the notebook's data by default)."""
+    return [(w, b, x, y) for x, y in (datasets or [notebook_line_data()]) for w, b in wb_points]
+
+
+def _gradient_check(name, fn, i, points, must_pass):
+    points = points or line_points(WB_POINTS)
+    check_formula(name, fn, lambda *p: line_loss_grads(*p)[i], points, [*CATALOGUES[name], constant_factor()],
+                  must_pass, "autograd", by_hand=True, names=("w", "b", "x", "y"))
+
+
+def check_dL_dw(fn, points=None, must_pass=False):
+    """Your ∂L/∂w for L = mean((w·x + b − y)²), derived by hand, against autograd at every
+    (w, b, x, y) point (by default: four (w, b) on the notebook's data)."""
+    _gradient_check("dL_dw", fn, 0, points, must_pass)
+
+
+def check_dL_db(fn, points=None, must_pass=False):
+    """Your ∂L/∂b for L = mean((w·x + b − y)²), derived by hand, against autograd."""
+    _gradient_check("dL_db", fn, 1, points, must_pass)
 
 
 # ---- Calling your function -------------------------------------------------------------------------
@@ -275,7 +351,7 @@ LEARNING_RATES = [0.01, 0.1, 0.5, 1.5]
 def check_best_learning_rate(fn, must_pass=False):
     """Your choice among LEARNING_RATES, against the one that gets lowest after 30 steps."""
     name = "best_learning_rate"
-    ok, got = run_answer(name, fn, (), "best_learning_rate()", must_pass, ERROR_HINTS)
+    ok, got = run_answer(name, fn, (), "best_learning_rate()", must_pass, ERROR_HINTS, by_hand=True)
     if not ok:
         return
     mistakes = [
@@ -300,21 +376,25 @@ def check_best_learning_rate(fn, must_pass=False):
 
 # ---- Exercise 3: a training loop ------------------------------------------------------------------------
 
-TRAIN_STEPS, TRAIN_LR, LOSS_BOUND = 100, 2.0, 0.2
+TRAIN_STEPS, TRAIN_LR, LOSS_BOUND = 100, 1.0, 0.45
+FLIPPED = 0.05  # the share of labels flipped: no boundary is right everywhere, so the loss has a floor
 
 
 def circle_data(seed, n=200):
-    """n points in the plane (standard normal), labelled 1 inside the unit circle and 0 outside."""
+    """n points in the plane (standard normal), labelled 1 inside the unit circle and 0 outside,
+    with about 5% of the labels flipped (noise, as in real data)."""
     generator = torch.Generator().manual_seed(seed)
     X = torch.randn(n, 2, generator=generator)
-    return X, (X.norm(dim=1) < 1.0).float()
+    inside = (X.norm(dim=1) < 1.0).float()
+    flipped = torch.rand(n, generator=generator) < FLIPPED
+    return X, torch.where(flipped, 1 - inside, inside)
 
 
 def tiny_net(seed):
-    """The notebook's network (2 → 16 tanh → 1), its weights drawn with the given seed."""
+    """The notebook's network (2 → 16 ReLU → 1), its weights drawn with the given seed."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+        return torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
 
 
 def _watch_accumulation(model):
@@ -362,16 +442,19 @@ def _train_problem(name, fn, seed, must_pass):
         return (f"{shown}: the network's weights never changed. backward() only computes the gradients; "
                 "optimizer.step() is what changes the weights. Hint: call it after backward() in every step, "
                 "and train the model you are given.")
-    if found[0]:
-        return tagged(f"{shown}: the gradients were never zeroed between steps, so each step used the sum of "
-                      "all the gradients so far: old gradients keep pushing, and training can blow up. "
-                      "Hint: call optimizer.zero_grad() at the start of every step.", "accumulated-grad")
     try:
         if _isinstance(losses, _Tensor):
             losses = losses.reshape(-1).tolist()
         values = [as_number(v, "each loss in the list") for v in losses]
     except (CheckFailed, TypeError):
         values = None
+    if found[0]:
+        rises = _len([1 for a, b in zip(values, values[1:]) if b > a]) if values else 0
+        seen = (f" Your loss went up at {rises} of the {_len(values) - 1} steps from one to the next (look at its "
+                "curve), where a loop that zeroes them lowers it at every step here." if rises else "")
+        said = (f"{shown}: the gradients were never zeroed between steps, so each step used the sum of all the "
+                f"gradients so far, not the gradient where the weights are now.{seen}")
+        return tagged(f"{said} Hint: call optimizer.zero_grad() at the start of every step.", "accumulated-grad")
     if not values:
         return (f"{shown} returned {type(losses).__name__}, not the list of losses. Hint: append loss.item() "
                 "to a list at every step, and return the list.")

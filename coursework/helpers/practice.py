@@ -135,10 +135,10 @@ def _call_text(fn, args):
     return f"{getattr(fn, '__name__', 'your function')}({', '.join(_show(a) for a in args)})"
 
 
-def _run(name, fn, args, must_pass):
+def _run(name, fn, args, must_pass, by_hand=False):
     """(True, fn(*args)), or (False, None) with the verdict shown when fn is not a function, is not
-    answered yet, or raises (explained with ERROR_HINTS)."""
-    return run_answer(name, fn, args, _call_text(fn, args), must_pass, ERROR_HINTS)
+    answered yet, raises (explained with ERROR_HINTS), or (by_hand: a prediction) uses autograd."""
+    return run_answer(name, fn, args, _call_text(fn, args), must_pass, ERROR_HINTS, by_hand)
 
 
 def _vector(value, what):
@@ -209,7 +209,7 @@ def _check_points(name, fn, points, reference, mistakes, must_pass, what, on_non
 
 
 def _predicted_number(name, fn, expected, mistakes, must_pass):
-    ok, got = _run(name, fn, (), must_pass)
+    ok, got = _run(name, fn, (), must_pass, by_hand=True)
     if ok:
         check_value(name, got, expected, mistakes, must_pass, "what PyTorch prints")
 
@@ -217,7 +217,7 @@ def _predicted_number(name, fn, expected, mistakes, must_pass):
 def _predicted_vector(name, fn, expected, hints, must_pass, other=None):
     """Your predicted tensor against `expected`; hints: (vector, message) pairs for known wrong
     answers; other(answer) may explain an answer that is not a vector at all."""
-    ok, got = _run(name, fn, (), must_pass)
+    ok, got = _run(name, fn, (), must_pass, by_hand=True)
     if not ok:
         return
     explained = other(got) if other else None
@@ -232,26 +232,36 @@ def _predicted_vector(name, fn, expected, hints, must_pass, other=None):
     if _len(values) == _len(expected) and all(close(v, e) for v, e in zip(values, expected)):
         verdict(name, True, f"{_show(values)} is right.", must_pass)
         return
-    message = f"you have {_show(values)}, but PyTorch's answer is {_show(expected)}."
-    for vector, says in hints:
-        if _len(values) == _len(vector) and all(close(v, e) for v, e in zip(values, vector)):
-            message += " " + says
-            break
+    if must_pass:
+        message = f"you have {_show(values)}, but PyTorch's answer is {_show(expected)}."
+    else:  # a wrong prediction gets a hint, not the answer
+        message = f"you have {_show(values)}, which is not what PyTorch prints."
+    says = next((says for vector, says in hints
+                 if _len(values) == _len(vector) and all(close(v, e) for v, e in zip(values, vector))), None)
+    if says:
+        message += " " + says
+    elif not must_pass:
+        message += " Work it out again, entry by entry."
     verdict(name, False, message, must_pass)
 
 
 # ---- 1. Gradients add up --------------------------------------------------------------------------
 
 
+# The known wrong predictions of each predict-a-number exercise: one table each.
+THREE_BACKWARDS_MISTAKES = [
+    Mistake("backward() does not replace x.grad, it ADDS the new gradient to what is already there. "
+            "Hint: follow x.grad through the three passes of the loop.", value=14.0),
+    Mistake("Count the calls: how many times does the loop run backward()?", value=28.0),
+    Mistake("Each backward() adds dz/dx, the derivative of z = 2x² + 3, not the derivative of x² alone.",
+            value=21.0),
+    Mistake("x.grad is never reset to zero here: there is no zeroing in the loop.", value=0.0),
+]
+
+
 def check_predicted_grad_after_three_backwards(fn, must_pass=False):
     """Your prediction of x.grad after three backward() calls, each on a fresh z = 2x² + 3 at x = 3.5."""
-    _predicted_number("predicted_grad_after_three_backwards", fn, 42.0, [
-        Mistake("backward() does not replace x.grad, it ADDS the new gradient to what is already there. "
-                "Hint: follow x.grad through the three passes of the loop.", value=14.0),
-        Mistake("Count the calls: range(3) runs the loop three times, and each backward() adds 14.", value=28.0),
-        Mistake("dz/dx = 4x, which is 14 at x = 3.5; each backward() adds that to x.grad.", value=21.0),
-        Mistake("x.grad is never reset to zero here: there is no zeroing in the loop.", value=0.0),
-    ], must_pass)
+    _predicted_number("predicted_grad_after_three_backwards", fn, 42.0, THREE_BACKWARDS_MISTAKES, must_pass)
 
 
 LAST_STEP_POINTS = [(3.5, 3), (1.0, 1), (-2.0, 2)]
@@ -281,7 +291,7 @@ def check_last_step_grad(fn, points=LAST_STEP_POINTS, must_pass=False):
 def check_predicted_grad_after_zero_grad(fn, must_pass=False):
     """Your prediction of model.weight.grad right after model.zero_grad()."""
     name = "predicted_grad_after_zero_grad"
-    ok, got = _run(name, fn, (), must_pass)
+    ok, got = _run(name, fn, (), must_pass, by_hand=True)
     if not ok:
         return
     if got is None:
@@ -301,11 +311,13 @@ def check_predicted_grad_after_zero_grad(fn, must_pass=False):
     except CheckFailed as failure:
         verdict(name, False, f"{failure} (Or None, if that is what you expect.)", must_pass)
         return
-    message = f"you have {_show(got)}, but after zero_grad() PyTorch prints None."
+    if must_pass:
+        message = f"you have {_show(got)}, but after zero_grad() PyTorch prints None."
+    else:  # a wrong prediction gets a hint, not the answer
+        message = f"you have {_show(got)}, which is not what PyTorch prints after zero_grad()."
     if all(close(v, 0.0) for v in values):
-        message += (" zero_grad() does not fill .grad with zeros by default: it sets it to None (its "
-                    "default is set_to_none=True), and the next backward() starts afresh. Hint: code that "
-                    "reads .grad after zero_grad() must expect None.")
+        message += (" Zeros would be a natural way to clear a gradient, but not the one zero_grad() uses by "
+                    "default. Hint: look at zero_grad()'s argument set_to_none, and its default value.")
     elif _len(values) == 2 and close(values[0], 1.0) and close(values[1], 2.0):
         message += " zero_grad() does clear the gradient that backward() put in model.weight.grad."
     verdict(name, False, message, must_pass)
@@ -336,19 +348,22 @@ def check_total_grad(fn, points=TOTAL_POINTS, must_pass=False):
 # ---- 3. Switching tracking off ----------------------------------------------------------------------
 
 
+NO_GRAD_DETACH_MISTAKES = [
+    Mistake("That is the gradient as if everything were tracked (3x² + 6x). But a was computed under "
+            "torch.no_grad() and b from x.detach(): to autograd they are constants. "
+            "Hint: treat a and b as the plain numbers they hold, then differentiate z.", value=24.0),
+    Mistake("You treated b as a constant (right: detach() cuts it off), but a as tracked. A value "
+            "computed inside `with torch.no_grad():` is a constant too.", value=16.0),
+    Mistake("You treated a as a constant (right: it was made under no_grad()), but b as tracked. "
+            "x.detach() is cut off from the graph, so b = x.detach() * 3 is a constant too.", value=18.0),
+    Mistake("x itself is still tracked: z = a·x + b·x depends on x directly, through the factors x.",
+            value=0.0),
+]
+
+
 def check_predicted_grad_with_no_grad_and_detach(fn, must_pass=False):
     """Your prediction of x.grad for z = a·x + b·x, a made under no_grad, b from x.detach()."""
-    _predicted_number("predicted_grad_with_no_grad_and_detach", fn, 10.0, [
-        Mistake("That is the gradient as if everything were tracked (3x² + 6x). But a was computed under "
-                "torch.no_grad() and b from x.detach(): to autograd they are the constants 4 and 6. "
-                "Hint: differentiate z = 4·x + 6·x.", value=24.0),
-        Mistake("You treated b as a constant (right: detach() cuts it off), but a as tracked. A value "
-                "computed inside `with torch.no_grad():` is a constant too.", value=16.0),
-        Mistake("You treated a as a constant (right: it was made under no_grad()), but b as tracked. "
-                "x.detach() is cut off from the graph, so b = x.detach() * 3 is a constant too.", value=18.0),
-        Mistake("x itself is still tracked: z = a·x + b·x depends on x directly, through the factors x.",
-                value=0.0),
-    ], must_pass)
+    _predicted_number("predicted_grad_with_no_grad_and_detach", fn, 10.0, NO_GRAD_DETACH_MISTAKES, must_pass)
 
 
 # ---- 4. Leaves -----------------------------------------------------------------------------------
@@ -375,6 +390,14 @@ def check_dz_dx_float32(fn, points=FLOAT32_POINTS, must_pass=False):
     )
 
 
+INTEGER_DATA_HINTS = [
+    ([0.5, 0.5, 0.5], "That is w itself. Hint: total = Σ w_i·counts_i; how does it change when w_i "
+                      "grows by 1?"),
+    ([0.0, 0.0, 0.0], "w.grad is not zero: total changes when w changes. Hint: how much does total grow when "
+                      "w_i grows by 1?"),
+]
+
+
 def check_predicted_grad_with_integer_data(fn, must_pass=False):
     """Your prediction of w.grad for total = (w * counts).sum(), counts an integer tensor."""
 
@@ -386,16 +409,12 @@ def check_predicted_grad_with_integer_data(fn, must_pass=False):
                 _isinstance(got, type) and issubclass(got, BaseException)):
             return ("you predict an error, but this runs. Only a tensor that REQUIRES grad must be floating "
                     "point; integer data can be used in a computation with one (w * counts is a float "
-                    "tensor). Hint: d total/dw_i = counts_i.")
+                    "tensor). Hint: how does total change when w_i grows by 1?")
         if _is_number(got, 6.0):
-            return ("you have one number, 6, but w.grad has one entry per entry of w: d total/dw_i = counts_i.")
+            return "you have one number, 6, but w.grad has one entry per entry of w."
         return None
 
-    _predicted_vector("predicted_grad_with_integer_data", fn, [3.0, 1.0, 2.0], [
-        ([0.5, 0.5, 0.5], "That is w itself. The gradient of total = Σ w_i·counts_i with respect to w_i "
-                          "is counts_i."),
-        ([0.0, 0.0, 0.0], "w.grad is not zero: total grows by counts_i when w_i grows by 1."),
-    ], must_pass, other)
+    _predicted_vector("predicted_grad_with_integer_data", fn, [3.0, 1.0, 2.0], INTEGER_DATA_HINTS, must_pass, other)
 
 
 # ---- 5. Non-scalar outputs -------------------------------------------------------------------------
@@ -439,22 +458,24 @@ def check_grad_of_squares(fn, points=SQUARES_POINTS, must_pass=False):
     verdict(name, True, f"matches the slopes 2·v for every vector tried ({_len(points)}).", must_pass)
 
 
+VJP_HINTS = [
+    ([2.0, 4.0, 6.0], "That is 2v, the result for weights (1, 1, 1). gradient= weighs each output: "
+                      "v.grad_i = u_i · ∂y_i/∂v_i."),
+    ([1.0, 0.0, 10.0], "That is the weights u themselves. backward() multiplies them by the derivatives: "
+                       "v.grad_i = u_i · ∂y_i/∂v_i = u_i · 2v_i."),
+    ([2.0, 0.0, 20.0], "Look again at the last entry: ∂y_3/∂v_3 = 2v_3, and v_3 is 3."),
+]
+
+
 def check_predicted_vjp(fn, must_pass=False):
     """Your prediction of v.grad after y.backward(gradient=u) for y = v², u = (1, 0, 10)."""
 
     def other(got):
         if _is_number(got, 62.0):
-            return ("you have one number, 62 = 2 + 0 + 60: the sum over the outputs is right, but v.grad "
-                    "keeps one entry per entry of v.")
+            return ("you have one number, the sum over the outputs, but v.grad keeps one entry per entry of v.")
         return None
 
-    _predicted_vector("predicted_vjp", fn, [2.0, 0.0, 60.0], [
-        ([2.0, 4.0, 6.0], "That is 2v, the result for weights (1, 1, 1). gradient= weighs each output: "
-                          "v.grad_i = u_i · ∂y_i/∂v_i."),
-        ([1.0, 0.0, 10.0], "That is the weights u themselves. backward() multiplies them by the derivatives: "
-                           "v.grad_i = u_i · ∂y_i/∂v_i = u_i · 2v_i."),
-        ([2.0, 0.0, 20.0], "Look again at v_3 = 3: ∂y_3/∂v_3 = 2·3 = 6, times the weight 10."),
-    ], must_pass, other)
+    _predicted_vector("predicted_vjp", fn, [2.0, 0.0, 60.0], VJP_HINTS, must_pass, other)
 
 
 # ---- 6. torch.autograd.grad ------------------------------------------------------------------------

@@ -9,6 +9,11 @@ SAMPLES = [
     Sample(
         "right: .data updates and zero_(), a 0-d tensor, a hand-written update with model.zero_grad()",
         {
+            "dL_dw": """def dL_dw(w, b, x, y):
+    residuals = w * x + b - y
+    return (2 * residuals * x).sum() / len(x)""",
+            "dL_db": """def dL_db(w, b, x, y):
+    return 2 * torch.mean(w * x + b - y)""",
             "gd_step": """def gd_step(w, b, x, y, lr):
     loss = torch.nn.functional.mse_loss(w * x + b, y)
     loss.backward()
@@ -35,6 +40,14 @@ SAMPLES = [
     Sample(
         "right: torch.autograd.grad and sub_(), sigmoid with BCELoss, zero_grad() at the end, a tensor of losses",
         {
+            "dL_dw": """def dL_dw(w, b, x, y):
+    n = x.numel()
+    dL_ds = 1 / n              # L = mean(s)
+    ds_dr = 2 * (w * x + b - y)  # s = r²
+    dr_dw = x                  # r = w·x + b − y
+    return float((dL_ds * ds_dr * dr_dw).sum())""",
+            "dL_db": """def dL_db(w, b, x, y):
+    return float(sum(2 * (w * xi + b - yi) for xi, yi in zip(x, y)) / len(x))""",
             "gd_step": """def gd_step(w, b, x, y, lr):
     loss = ((w * x + b - y) ** 2).mean()
     dw, db = torch.autograd.grad(loss, [w, b])   # .grad is never touched
@@ -57,8 +70,12 @@ SAMPLES = [
         },
     ),
     Sample(
-        "gradients never zeroed, the biggest learning rate",
+        "forgot the factor x, summed instead of averaging, gradients never zeroed, the biggest learning rate",
         {
+            "dL_dw": """def dL_dw(w, b, x, y):
+    return (2 * (w * x + b - y)).mean()   # forgot dr/dw = x""",
+            "dL_db": """def dL_db(w, b, x, y):
+    return (2 * (w * x + b - y)).sum()""",
             "gd_step": """def gd_step(w, b, x, y, lr):
     loss = ((w * x + b - y) ** 2).mean()
     loss.backward()
@@ -80,14 +97,24 @@ SAMPLES = [
     return losses""",
         },
         fails={
+            "check_dL_dw": "chain-stopped-early",
+            "check_dL_db": "chain-stopped-early",
             "check_gd_step": "accumulated-grad",
             "check_best_learning_rate": None,
             "check_train": "accumulated-grad",
         },
     ),
     Sample(
-        "update outside no_grad, the smallest learning rate, backward() without step()",
+        "autograd for the gradient, a sign slipped, update outside no_grad, the smallest learning rate, "
+        "backward() without step()",
         {
+            "dL_dw": """def dL_dw(w, b, x, y):
+    w = torch.tensor(float(w), requires_grad=True)
+    loss = ((w * x + b - y) ** 2).mean()
+    loss.backward()
+    return w.grad""",
+            "dL_db": """def dL_db(w, b, x, y):
+    return (2 * (y - w * x - b)).mean()""",
             "gd_step": """def gd_step(w, b, x, y, lr):
     loss = ((w * x + b - y) ** 2).mean()
     loss.backward()
@@ -109,11 +136,17 @@ SAMPLES = [
         losses.append(loss.item())
     return losses""",
         },
-        fails={"check_gd_step": None, "check_best_learning_rate": None, "check_train": None},
+        fails={"check_dL_dw": "used-autograd", "check_dL_db": "constant-factor", "check_gd_step": None,
+               "check_best_learning_rate": None, "check_train": None},
     ),
     Sample(
-        "w = w - lr * w.grad, a safe learning rate, zero_grad() between backward() and step()",
+        "forgot the 2 of the square, the other gradient, w = w - lr * w.grad, a safe learning rate, "
+        "zero_grad() between backward() and step()",
         {
+            "dL_dw": """def dL_dw(w, b, x, y):
+    return ((w * x + b - y) * x).mean()""",
+            "dL_db": """def dL_db(w, b, x, y):
+    return (2 * (w * x + b - y) * x).mean()""",
             "gd_step": """def gd_step(w, b, x, y, lr):
     loss = ((w * x + b - y) ** 2).mean()
     loss.backward()
@@ -135,7 +168,8 @@ SAMPLES = [
         losses.append(loss.item())
     return losses""",
         },
-        fails={"check_gd_step": None, "check_best_learning_rate": None, "check_train": None},
+        fails={"check_dL_dw": "power-rule", "check_dL_db": "swapped-variable", "check_gd_step": None,
+               "check_best_learning_rate": None, "check_train": None},
     ),
     Sample(
         "zero_() on a .grad that is still None, a summed loss",

@@ -230,4 +230,30 @@ SAMPLES = [
             "check_dz_dx_without_backward": None,
         },
     ),
+    Sample(
+        "predictions found by running the code instead of worked out",
+        {
+            "predicted_grad_after_three_backwards": """def predicted_grad_after_three_backwards():
+    x = torch.tensor(3.5, requires_grad=True)
+    for step in range(3):
+        z = 2 * x**2 + 3
+        z.backward()
+    return x.grad.item()""",
+            "predicted_grad_after_zero_grad": """def predicted_grad_after_zero_grad():
+    model = torch.nn.Linear(2, 1)
+    model(torch.tensor([1.0, 2.0])).backward()
+    model.zero_grad()
+    return model.weight.grad""",
+            "predicted_vjp": """def predicted_vjp():
+    v = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = v ** 2
+    y.backward(gradient=torch.tensor([1.0, 0.0, 10.0]))
+    return v.grad""",
+        },
+        fails={
+            "check_predicted_grad_after_three_backwards": "used-autograd",
+            "check_predicted_grad_after_zero_grad": "used-autograd",
+            "check_predicted_vjp": "used-autograd",
+        },
+    ),
 ]

@@ -74,20 +74,20 @@ SAMPLES = [
         },
     ),
     Sample(
-        "one number for every x; backward run twice",
+        "one number for every x; backward() for the prediction and for the longer chain",
         {
             "dz_dx": DZ_DX + "    return 14.0",
             "predicted_x_grad": PREDICTED
             + "    x = torch.tensor(-2.0, requires_grad=True)\n    z = 2 * x**2 + 3\n"
-            "    z.backward(retain_graph=True)\n    z.backward()\n    return x.grad",
+            "    z.backward()\n    return x.grad",
             "dw_dx": DW_DX
             + "    x = torch.tensor(float(x), requires_grad=True)\n    w = 4 * (2 * x + 1) ** 3\n"
-            "    w.backward(retain_graph=True)\n    w.backward()\n    return x.grad",
+            "    w.backward()\n    return x.grad",
         },
         fails={
             "check_dz_dx": "wrong-point",
-            "check_predicted_x_grad": "accumulated-grad",
-            "check_dw_dx": "accumulated-grad",
+            "check_predicted_x_grad": "used-autograd",
+            "check_dw_dx": "used-autograd",
         },
     ),
     Sample(
@@ -98,9 +98,23 @@ SAMPLES = [
             "dw_dx": DW_DX + "    return 24 * u**2",
         },
         fails={
-            "check_dz_dx": "accumulated-grad",
+            "check_dz_dx": "constant-factor",
             "check_predicted_x_grad": "power-rule",
             "check_dw_dx": None,
+        },
+    ),
+    Sample(
+        "torch.autograd.grad for the formula; forgot the return; x where u belongs",
+        {
+            "dz_dx": DZ_DX
+            + "    t = torch.tensor(float(x), requires_grad=True)\n    return torch.autograd.grad(2 * t**2 + 3, t)[0]",
+            "predicted_x_grad": PREDICTED + "    answer = 4 * -2.0",
+            "dw_dx": DW_DX + "    return 4 * 3 * x**2 * 2   # dw/dv · dv/du · du/dx",
+        },
+        fails={
+            "check_dz_dx": "used-autograd",
+            "check_predicted_x_grad": None,
+            "check_dw_dx": "wrong-point",
         },
     ),
 ]

@@ -8,33 +8,35 @@ NOTEBOOK = "04_two_paths"
 
 HEADS = {
     "dz_da": '''def dz_da(a, b):
-    """dz/da for example 2, derived by hand: one product per path, added (no autograd here)."""
+    """∂z/∂a for example 2, derived by hand: one product per path, added (no autograd here)."""
 ''',
     "dz_db": '''def dz_db(a, b):
-    """dz/db for example 2, derived by hand: one product per path, added (no autograd here)."""
+    """∂z/∂b for example 2, derived by hand: one product per path, added (no autograd here)."""
 ''',
     "predicted_a_grad": '''def predicted_a_grad():
     """What a.grad will be after z.backward() in the cell below (a number)."""
 ''',
     "dz_da_three_paths": '''def dz_da_three_paths(a, b):
-    """dz/da for z = 2x + 3y + w**2, with w = 4a - b: three paths, added (no autograd here)."""
+    """∂z/∂a for z = 2x + 3y + w**2, with w = 4a - b: three paths, added (no autograd here)."""
 ''',
 }
 
-# What a student types for each exercise when making each mistake (the body of the function).
+# What a student types for each exercise when making each mistake (the body of the function). An
+# exercise may lack a mistake that cannot happen there (a constant factor needs a formula).
 MISTAKES = {
     "dz_da": {
-        "sum-along-path": "    return (2 + 2) + (3 + 10 * a)   # dz/dx + dx/da + dz/dy + dy/da",
+        "sum-along-path": "    return (2 + 2) + (3 + 10 * a)   # ∂z/∂x + ∂x/∂a + ∂z/∂y + ∂y/∂a",
         "product-across-paths": "    return (2 * 2) * (3 * 10 * a)",
         "missing-path": "    return 3 * 10 * a   # through y",
         "swapped-variable": "    return 2 * 3 + 3 * 9 * b**2",
         "power-rule": "    return 2 * 2 + 3 * (2 * a)",
         "wrong-point": "    a = 3.5\n    return 2 * 2 + 3 * 10 * a",
-        "chain-stopped-early": "    return 2 + 10 * a   # dx/da + dy/da",
-        "accumulated-grad": """    a = torch.tensor(float(a), requires_grad=True)
+        "chain-stopped-early": "    return 2 + 10 * a   # ∂x/∂a + ∂y/∂a",
+        "extra-path": "    return 2 * 2 + 2 * 2 + 3 * 10 * a",
+        "constant-factor": "    return 2 * (4 + 30 * a)",
+        "used-autograd": """    a = torch.tensor(float(a), requires_grad=True)
     b = torch.tensor(float(b), requires_grad=True)
     z = 2 * (2 * a + 3 * b) + 3 * (5 * a**2 + 3 * b**3)
-    z.backward(retain_graph=True)
     z.backward()
     return a.grad""",
     },
@@ -43,10 +45,14 @@ MISTAKES = {
         "product-across-paths": "    return (2 * 3) * (3 * 9 * b**2)",
         "missing-path": "    return 2 * 3   # through x",
         "swapped-variable": "    return 4 + 30 * a",
-        "power-rule": "    return 2 * 3 + 3 * (3 * b**2)",
+        "power-rule": "    return 2 * 3 + 3 * 9 * b**3",
         "wrong-point": "    return 33.0",
         "chain-stopped-early": "    return 3 + 9 * b**2",
-        "accumulated-grad": "    return 2 * (6 + 27 * b**2)",
+        "extra-path": "    return 2 * 3 + 2 * 3 + 27 * b**2",
+        "constant-factor": "    return -(6 + 27 * b**2)   # a sign slipped",
+        "used-autograd": """    a = torch.tensor(float(a), requires_grad=True)
+    b = torch.tensor(float(b), requires_grad=True)
+    return torch.autograd.grad(2 * (2 * a + 3 * b) + 3 * (5 * a**2 + 3 * b**3), b)[0]""",
     },
     "predicted_a_grad": {
         "sum-along-path": "    return 27.0",
@@ -56,7 +62,11 @@ MISTAKES = {
         "power-rule": "    return 16.0",
         "wrong-point": "    a = 3.5\n    return 4 + 30 * a",
         "chain-stopped-early": "    return 22.0",
-        "accumulated-grad": "    return 128.0",
+        "extra-path": "    return 68.0",
+        "used-autograd": """    a = torch.tensor(2.0, requires_grad=True)
+    z = 2 * (2 * a + 3) + 3 * (5 * a**2 + 3)
+    z.backward()
+    return a.grad.item()""",
     },
     "dz_da_three_paths": {
         "sum-along-path": "    w = 4 * a - b\n    return (2 + 2) + (3 + 10 * a) + (2 * w + 4)",
@@ -66,7 +76,11 @@ MISTAKES = {
         "power-rule": "    w = 4 * a - b\n    return 4 + 30 * a + w * 4",
         "wrong-point": "    return 120.0",
         "chain-stopped-early": "    w = 4 * a - b\n    return 4 + 30 * a + 2 * w",
-        "accumulated-grad": "    w = 4 * a - b\n    return 2 * (4 + 30 * a + 8 * w)",
+        "extra-path": "    w = 4 * a - b\n    return 4 + 30 * a + 2 * (2 * w * 4)",
+        "constant-factor": "    w = 4 * a - b\n    return 2 * (4 + 30 * a + 8 * w)",
+        "used-autograd": """    def z(t):
+        return 2 * (2 * t + 3 * b) + 3 * (5 * t**2 + 3 * b**3) + (4 * t - b) ** 2
+    return torch.func.grad(z)(torch.tensor(float(a)))""",
     },
 }
 
@@ -75,8 +89,10 @@ EXERCISES = list(HEADS)
 
 
 def mistake_sample(i: int) -> Sample:
-    """Sample i: exercise k makes mistake i + k (so that each exercise meets every tag once)."""
+    """Sample i: exercise k makes mistake i + k (so that each exercise meets every tag it can have
+    once); an exercise without that mistake keeps the right answer."""
     tags = {ex: TAGS[(i + k) % len(TAGS)] for k, ex in enumerate(EXERCISES)}
+    tags = {ex: tag for ex, tag in tags.items() if tag in MISTAKES[ex]}
     return Sample(
         "; ".join(f"{ex}: {tag}" for ex, tag in tags.items()),
         {ex: HEADS[ex] + MISTAKES[ex][tag] for ex, tag in tags.items()},
