@@ -89,7 +89,7 @@ def build_if_changed(course_dir: Path, pub: config.Publication | None = None) ->
 
 def cause(log: str) -> str:
     """The error nbgrader's log ends on (its last 'SomethingError: ...' line), for a one-line message."""
-    errors = [line.strip() for line in log.splitlines() if re.match(r"^\s*\w+(Error|Exception): ", line)]
+    errors = [line.strip() for line in log.splitlines() if re.match(r"^\s*[\w.]+(Error|Exception): ", line)]
     return errors[-1] if errors else (log.strip().splitlines() or ["no log"])[-1]
 
 

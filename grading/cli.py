@@ -2,6 +2,7 @@
 place that reaches into `coursework`), and calls the steps; nothing else."""
 
 import argparse
+import logging
 import os
 import re
 import signal
@@ -194,6 +195,10 @@ def interrupt(signum: int, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     signal.signal(signal.SIGTERM, interrupt)  # `kill` ends a run as Ctrl-C does: state saved, workers stopped
+    # nbgrader's gradebook logs a database error with its traceback before raising it; the error
+    # reaches the instructor as one line below.
+    logging.getLogger("tornado.application").addHandler(logging.NullHandler())
+    logging.getLogger("tornado.application").propagate = False
     try:
         return args.run(args)
     except KeyboardInterrupt:
