@@ -325,7 +325,7 @@ def test_hostile_text_from_a_hand_in_is_only_text():
     answer.source = joined
     answer.outputs = [
         new_output("stream", name="stdout", text=joined),
-        new_output("error", ename="<b>Err</b>", evalue=joined, traceback=[]),
+        new_output("error", ename="<b>Err</b>", evalue=f"raised: {joined}", traceback=[]),
         new_output("execute_result", data={"text/plain": joined}, execution_count=1),
     ]
     executed.cells += [new_markdown_cell(joined), new_raw_cell(joined)]
@@ -340,7 +340,7 @@ def test_hostile_text_from_a_hand_in_is_only_text():
     assert not any(pre.find(True) for pre in soup.select("pre.out, pre.error, pre.text, pre.source code"))
     # the code, its stream and its result, the markdown and the raw cell, each whole; the error too
     texts = [pre.get_text() for pre in soup.find_all("pre")]
-    assert texts.count(joined) == 5 and f"<b>Err</b>: {joined}" in texts
+    assert texts.count(joined) == 5 and f"<b>Err</b>: raised: {joined}" in texts
     header = soup.header
     assert soup.title.get_text() == f"{name} · {hostile[1]}" and header.find("b", string=hostile[1])
     assert header.find("span", class_="flag", string=hostile[0]) and header.find("p", string=joined)
