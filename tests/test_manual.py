@@ -28,7 +28,10 @@ pytestmark = pytest.mark.kernel
 
 NB, CELL = "03_computation_graph", "why_dz_dx"
 COMMENT = "Right: backward() starts at z, so x.grad is dz/dx."
-EXAMPLES = {"ada": "submissions/ada/03_computation_graph.ipynb", "ben": "submissions/leeben_4102_88015_03_computation_graph.ipynb"}
+EXAMPLES = {
+    "ada": "submissions/ada/03_computation_graph.ipynb",
+    "ben": "submissions/leeben_4102_88015_03_computation_graph.ipynb",
+}
 
 
 def grade_into(submissions: Path, out: Path, course_dir: Path, **options) -> grade.Outcome:
