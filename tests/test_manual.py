@@ -8,6 +8,9 @@ points) only an instructor can grade: ada (everything else right: 3 / 5) and ben
 import csv
 import json
 import shutil
+import subprocess
+import sys
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -210,3 +213,45 @@ def test_an_unchanged_answer_keeps_its_grade_by_hand_through_a_resubmission(out,
     assert in_gradebook(out, "ada") == (2, False, COMMENT)
     assert grades_row(out, "ada")["score"] == "5"
     assert json.loads((out / "manual.json").read_text())[f"ada/{NB}/{CELL}"]["typed"] == [2, None, COMMENT]
+
+
+def formgrader_api(base: str, token: str, path: str, body: dict | None = None):
+    request = urllib.request.Request(
+        f"{base}/formgrader/api/{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method="GET" if body is None else "PUT",
+        headers={"Authorization": f"token {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_formgrader_command_serves_the_course_and_what_is_saved_there_counts(out):
+    """`python -m grading formgrader OUT` (nbgrader 0.9's formgrader is a Jupyter server extension):
+    it prints a local address; a grade saved through formgrader's own API counts after `report`."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "grading", "formgrader", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = server.stdout.readline()  # printed once the server accepts connections
+        assert line.startswith("formgrader: http://127.0.0.1:"), line
+        url = line.split(": ", 1)[1].strip()
+        base, token = url.split("/formgrader?token=")
+        submitted = formgrader_api(base, token, f"submitted_notebooks/{NB}/{NB}")
+        (ada,) = [s for s in submitted if s["student"] == "ada"]
+        grades = formgrader_api(base, token, f"grades?submission_id={ada['id']}")
+        comments = formgrader_api(base, token, f"comments?submission_id={ada['id']}")
+        (written,) = [g for g in grades if g["name"] == CELL]
+        (remark,) = [c for c in comments if c["name"] == CELL]
+        formgrader_api(base, token, f"grade/{written['id']}", {"manual_score": 2, "extra_credit": None})
+        formgrader_api(base, token, f"comment/{remark['id']}", {"manual_comment": COMMENT})
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    report = subprocess.run([sys.executable, "-m", "grading", "report", str(out)], capture_output=True, text=True)
+    assert report.returncode == 0, report.stderr
+    assert grades_row(out, "ada")["score"] == "5"
+    assert page(out, "ada").find("p", class_="comment").get_text() == f"Your instructor: {COMMENT}"
