@@ -118,7 +118,7 @@ def summary_text(results: list[Result], strays: list[Stray], report: Path | None
     if strays:
         lines.append(f"{_count(len(strays), 'file')} not graded (listed in the report)")
     if pending:
-        lines.append(f"{_count(pending, 'cell')} to grade by hand (formgrader)")
+        lines.append(f"{_count(pending, 'cell')} to grade by hand: python -m grading formgrader OUT")
     if report is not None:
         lines.append(f"report: {report}")
     return "\n".join(lines)
