@@ -390,7 +390,7 @@ def test_a_figure_not_drawn_during_grading_gets_one_friendly_line():
     assert "Figure size" not in soup.get_text()
     last = soup.find_all("section")[-1]
     assert [p.get_text() for p in last.find_all("p", class_="note")] == [
-        "(a figure appears here when you run the notebook (figures are not drawn during grading))"
+        "(a figure appears here when you run the notebook; figures are not drawn during grading)"
     ]
 
 

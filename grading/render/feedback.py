@@ -74,7 +74,7 @@ _MATH_TOKEN = re.compile(r"MATHTOKEN(\d+)X")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # What matplotlib's text-only backend shows for a figure: grading kernels draw no figure.
 _FIGURE = re.compile(r"<Figure size [\d.]+x[\d.]+ with \d+ Axes>")
-NOT_DRAWN = "a figure appears here when you run the notebook (figures are not drawn during grading)"
+NOT_DRAWN = "a figure appears here when you run the notebook; figures are not drawn during grading"
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 
 
