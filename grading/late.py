@@ -97,6 +97,8 @@ class Policy:
 
 
 def zone(name: str) -> tzinfo:
+    if name == "UTC":  # needs no time zone database (a slim container may have none)
+        return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
