@@ -50,6 +50,26 @@ class ProgressLine:
         )
 
 
+def late_policy():
+    """course.toml's late policy, as the grader applies it."""
+    from coursework import config
+    from grading.late import Policy, moment, zone
+
+    late = config.late_policy()
+    where = zone(late.timezone)
+    due = {name: moment(when, where) for name, when in late.due.items()}
+    return Policy(due, late.per, late.rate, late.cap, late.grace_minutes * 60, late.timezone)
+
+
+def graded_out(out: Path) -> Path:
+    """OUT, once it is known to be a folder that `grade` wrote."""
+    from grading.state import STATE
+
+    if not (out / STATE).exists() or not (out / "course").is_dir():
+        raise FileNotFoundError(f"{out}: not a folder that `python -m grading grade` wrote")
+    return out
+
+
 def grade_command(args: argparse.Namespace) -> int:
     from coursework import config
     from grading.collect import Limits, collecting
@@ -74,6 +94,7 @@ def grade_command(args: argparse.Namespace) -> int:
     for note in notes:  # before grading starts, and again after the summary
         print(f"WARNING: {note}", file=sys.stderr)
     limits = Limits(int(args.max_file_mb * MiB), int(args.max_total_mb * MiB))
+    policy = late_policy()
     # The templates import torch & co. for seconds: launch them first, and collect and build meanwhile.
     pool = LocalPool(workers, sandbox, args.timeout, args.cell_timeout)
     try:
@@ -84,7 +105,7 @@ def grade_command(args: argparse.Namespace) -> int:
                 from grading import grade
 
                 built = build.build_if_changed(out / "build")
-                outcome = grade.grade(found, out, built, pool, notes=notes, on_progress=ProgressLine())
+                outcome = grade.grade(found, out, built, pool, policy=policy, notes=notes, on_progress=ProgressLine())
     finally:
         pool.close()
     from grading.render import report
@@ -107,16 +128,52 @@ def grade_command(args: argparse.Namespace) -> int:
 def report_command(args: argparse.Namespace) -> int:
     from grading import grade
     from grading.render import report
-    from grading.state import STATE, locked
+    from grading.state import locked
 
-    out = Path(args.out)
-    if not (out / STATE).exists() or not (out / "course").is_dir():
-        raise FileNotFoundError(f"{out}: not a folder that `python -m grading grade` wrote")
+    out = graded_out(Path(args.out))
+    policy = late_policy()
     with locked(out):
-        results = grade.rerender(out)
+        results = grade.rerender(out, policy)
     print(report.summary_text(results, []))
     print(f"report: {out / 'report.html'}")
     return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from grading import export, grade
+    from grading.course import Course
+    from grading.state import State, locked
+
+    out = graded_out(Path(args.out))
+    policy = late_policy()
+    with locked(out):
+        course, saved = Course.read(out / "course"), State.load(out)
+        notebooks = list(course.notebooks)
+        roster = export.read_roster(Path(args.roster), notebooks) if args.roster else None
+        if roster is not None and args.format != "csv" and roster.kind != args.format:
+            raise ValueError(f"--roster {args.roster} is {roster.kind}'s export: --format {args.format} needs its own")
+        grade.publish(out, course, saved, policy)  # feedback pages and grades.csv up to date first
+        results, hand, _ = grade.published(out, course, saved, policy)
+        done = export.write_exports(
+            out, results, hand, args.format, notebooks, course.max_scores, roster, args.missing == "zero"
+        )
+    for path in done.files:
+        print(path)
+    if done.not_on_roster:
+        print(
+            f"warning: {len(done.not_on_roster)} students with hand-ins are not on the roster: "
+            f"{', '.join(done.not_on_roster)} (their grades: {done.files[1]})",
+            file=sys.stderr,
+        )
+    if done.waiting:
+        print(f"note: {done.waiting} hand-ins still have answers to grade by hand (formgrader)", file=sys.stderr)
+    return 0
+
+
+def formgrader_command(args: argparse.Namespace) -> int:
+    from grading import formgrader
+
+    return formgrader.serve(graded_out(Path(args.out)) / "course", args.port)
 
 
 def check_command(args: argparse.Namespace) -> int:
@@ -181,6 +238,23 @@ def parser() -> argparse.ArgumentParser:
     rep = commands.add_parser("report", help="render grades.csv, feedback and report.html again, grading nothing")
     rep.add_argument("out", help="a folder that `grade` wrote")
     rep.set_defaults(run=report_command)
+
+    exp = commands.add_parser("export", help="grades for Canvas or Moodle, and feedback.zip for the students")
+    exp.add_argument("out", help="a folder that `grade` wrote")
+    exp.add_argument("--format", required=True, choices=["canvas", "moodle", "csv"])
+    exp.add_argument("--roster", help="the LMS's own grade export (CSV): its students, in its order")
+    exp.add_argument(
+        "--missing",
+        choices=["blank", "zero"],
+        default="blank",
+        help="what a student on the roster without a hand-in gets (default: blank)",
+    )
+    exp.set_defaults(run=export_command)
+
+    fgr = commands.add_parser("formgrader", help="grade written answers by hand in nbgrader's formgrader")
+    fgr.add_argument("out", help="a folder that `grade` wrote")
+    fgr.add_argument("--port", type=whole(1), help="default: a free port")
+    fgr.set_defaults(run=formgrader_command)
 
     chk = commands.add_parser("check", help="a student's visible-check score for one notebook")
     chk.add_argument("notebook")

@@ -1,10 +1,12 @@
 """`python -m grading grade`: plan, then run, then publish; data flows one way.
 
     plan     collected hand-ins ─► OUT/handins ─► what to grade: hand-ins new, changed, or graded
-             against another course or grader (OUT/course brought up to date with the built course)
+             against another course or grader (OUT/course brought up to date with the built course,
+             its gradebook kept: what an instructor typed is never deleted)
     run      hand-ins ─► pool (workers: execute.Grader) ─► each result stored as it arrives:
              the gradebook, the student's feedback page, OUT/state.json
-    publish  stored results ─► nbgrader-export.csv, grades.csv, report.html
+    publish  stored results + grades by hand (manual.py) + lateness (late.py) ─► the feedback pages
+             they change, nbgrader-export.csv, grades.csv, report.html
 
 `report` is publish alone, with every feedback page rendered again from what OUT stores.
 Nothing graded is lost to a kill: each result is in OUT's journal the moment it arrives.
@@ -21,11 +23,13 @@ from typing import Protocol
 
 import nbformat
 
-from grading import gradebook, state
+from grading import gradebook, manual, state
 from grading.collect import Collection
-from grading.course import Course
+from grading.course import MANIFEST, Course
 from grading.execute import Graded, new_result
 from grading.files import write_atomically
+from grading.late import NO_DUE_DATES, Policy
+from grading.manual import HandGrades
 from grading.records import ERROR, GRADED, UNREADABLE, HandIn, Result, Stray
 from grading.render import feedback, grades, report
 from grading.state import State
@@ -61,16 +65,18 @@ def grade(
     built_course: Path,
     pool: Pool,
     *,
+    policy: Policy = NO_DUE_DATES,
     notes: list[str] = (),
     on_progress: Callable[[int, int, int], None] = lambda done, total, students: None,
 ) -> Outcome:
     """Grade every hand-in `found` in SUBMISSIONS into OUT (which the caller holds locked), against
-    the course built in `built_course`. Raises only when the grader cannot do its job."""
+    the course built in `built_course`, with the course's late `policy`. Raises only when the
+    grader cannot do its job."""
     started = time.monotonic()
     planned = plan(found, out, built_course)
     run(planned, pool, on_progress)
     planned.state.notes = list(notes)
-    results = publish(planned.out, planned.course, planned.state)
+    results = publish(planned.out, planned.course, planned.state, policy)
     elapsed = time.monotonic() - started
     return Outcome(results, planned.state.stray_records(), len(planned.todo), elapsed, warnings(planned.state))
 
@@ -79,6 +85,7 @@ def plan(found: Collection, out: Path, built_course: Path) -> Plan:
     """Read the hand-ins one at a time, keep their bytes in OUT, and list those to grade."""
     saved = State.load(out)
     course = install_course(built_course, out / "course", saved)
+    manual.settle(out, course)  # before anything is graded again: each hand grade knows its answer
     handins = saved.recall(out)
     for handin in found.handins():
         k = state.key(handin.student, handin.notebook)
@@ -119,18 +126,35 @@ def warnings(saved: State) -> list[str]:
 
 def install_course(built: Path, installed: Path, saved: State) -> Course:
     """OUT/course as the built course, with its gradebook. When the course or the grading code
-    changed, every earlier result was graded against something else: start afresh."""
+    changed, OUT/course is brought up to date and its gradebook kept (every score and comment typed
+    by hand stays); every earlier result, graded against something else, is graded again (its
+    fingerprint no longer matches)."""
     fingerprint = Course.read(built).fingerprint() + state.code_fingerprint()
-    if saved.course != fingerprint or not (installed / "gradebook.db").exists():
-        saved.results, saved.course = {}, fingerprint
-        shutil.rmtree(installed, ignore_errors=True)
-        try:
-            shutil.copytree(built, installed)
-        except OSError as error:  # shutil.Error lists (source, target, why) for each file it missed
+    try:
+        if not (installed / "gradebook.db").exists():
+            saved.results = {}
             shutil.rmtree(installed, ignore_errors=True)
-            why = error.args[0][0][2] if isinstance(error, shutil.Error) else error.strerror
-            raise OSError(f"{why}, copying the course into {installed}") from None
+            shutil.copytree(built, installed)
+        elif saved.course != fingerprint:
+            update_course(built, installed)
+    except OSError as error:  # shutil.Error lists (source, target, why) for each file it missed
+        why = error.args[0][0][2] if isinstance(error, shutil.Error) else error.strerror
+        raise OSError(f"{why}, copying the course into {installed}") from None
+    saved.course = fingerprint
     return Course.read(installed)
+
+
+def update_course(built: Path, installed: Path) -> None:
+    """The built course's notebooks, configuration and manifest into OUT/course, and its cells into
+    OUT's gradebook; hand-ins, autograded notebooks and the gradebook's grades stay. Run again
+    after a kill, it does the same."""
+    for kind in ("source", "release"):
+        for folder in sorted((built / kind).iterdir()):
+            shutil.rmtree(installed / kind / folder.name, ignore_errors=True)
+            shutil.copytree(folder, installed / kind / folder.name)
+    for name in ("nbgrader_config.py", MANIFEST):
+        shutil.copy2(built / name, installed / name)
+    gradebook.bring_up_to_date(installed, built, Course.read(built).course_id)
 
 
 def run(planned: Plan, pool: Pool, on_progress: Callable[[int, int, int], None]) -> None:
@@ -166,33 +190,80 @@ def keep(planned: Plan, writer: gradebook.GradebookWriter, handin: HandIn, grade
     planned.state.record(planned.out, handin, result)
 
 
-def write_feedback(out: Path, course: Course, result: Result, executed: nbformat.NotebookNode | None) -> None:
+def write_feedback(
+    out: Path,
+    course: Course,
+    result: Result,
+    executed: nbformat.NotebookNode | None,
+    comments: dict[str, str] | None = None,
+    late: str = "",
+) -> None:
     """The student's page for one result: for a notebook that ran, and for a file that is not one."""
     if result.status not in (GRADED, UNREADABLE):
         return
     page = out / "feedback" / result.student / f"{result.notebook}.html"
     page.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(page, feedback.feedback_html(executed, course.release(result.notebook), result))
+    release = course.release(result.notebook)
+    write_atomically(page, feedback.feedback_html(executed, release, result, comments, late))
 
 
-def publish(out: Path, course: Course, saved: State) -> list[Result]:
-    """Everything an instructor reads, from the stored results."""
-    results = saved.rows(course.max_scores)
+def rewrite_feedback(out: Path, course: Course, result: Result, hand: HandGrades, policy: Policy) -> None:
+    """A published result's page again, from its autograded notebook in OUT/course."""
+    executed = None
+    if result.status == GRADED:
+        path = course.folder / "autograded" / result.student / result.notebook / f"{result.notebook}.ipynb"
+        executed = nbformat.reads(path.read_text(), as_version=4)
+    comments = hand.comments(result.student, result.notebook)
+    write_feedback(out, course, result, executed, comments, policy.sentence(result))
+
+
+def published(out: Path, course: Course, saved: State, policy: Policy) -> tuple[list[Result], HandGrades, Policy]:
+    """The stored results as they count: grades by hand in, late penalties off."""
+    hand = manual.settle(out, course)
+    policy = policy.with_extensions(out)
+    return [policy.apply(hand.apply(r)) for r in saved.rows(course.max_scores)], hand, policy
+
+
+def adjusted(result: Result, hand: HandGrades) -> bool:
+    """Whether the result's page differs from the automatic one: grades or comments by hand, a grade
+    set aside, or lateness."""
+    mine = (result.student, result.notebook)
+    return (
+        bool(result.late_by)
+        or any(c.by_hand for c in result.cells)
+        or bool(hand.comments(*mine))
+        or any((h.student, h.notebook) == mine for h in hand.set_aside)
+    )
+
+
+def publish(
+    out: Path, course: Course, saved: State, policy: Policy = NO_DUE_DATES, every_page: bool = False
+) -> list[Result]:
+    """Everything an instructor reads, from the stored results: the feedback pages that grades by
+    hand or lateness change (or were changed by them last time), or `every_page`; the exports."""
+    results, hand, policy = published(out, course, saved, policy)
+    now = {state.key(r.student, r.notebook) for r in results if adjusted(r, hand)}
+    for result in results:
+        if every_page or state.key(result.student, result.notebook) in now | set(saved.adjusted):
+            rewrite_feedback(out, course, result, hand, policy)
+    if sorted(now) != saved.adjusted:
+        saved.adjusted = sorted(now)
+        saved.save(out)
     notes = [*saved.notes, *warnings(saved)]
     gradebook.export(course.folder, course.course_id, out / "nbgrader-export.csv")
     grades.write_grades_csv(results, out / "grades.csv")
-    report.write_report_html(results, saved.stray_records(), out / "report.html", notes, course.misconceptions)
+    report.write_report_html(
+        results,
+        saved.stray_records(),
+        out / "report.html",
+        notes,
+        course.misconceptions,
+        set_aside=hand.set_aside,
+        late_rule=policy.describe() if policy.due else "",
+    )
     return results
 
 
-def rerender(out: Path) -> list[Result]:
+def rerender(out: Path, policy: Policy = NO_DUE_DATES) -> list[Result]:
     """`python -m grading report OUT`: every page again from what OUT stores, no notebook run."""
-    course = Course.read(out / "course")
-    saved = State.load(out)
-    for result in saved.rows(course.max_scores):
-        executed = None
-        if result.status == GRADED:
-            path = course.folder / "autograded" / result.student / result.notebook / f"{result.notebook}.ipynb"
-            executed = nbformat.reads(path.read_text(), as_version=4)
-        write_feedback(out, course, result, executed)
-    return publish(out, course, saved)
+    return publish(out, Course.read(out / "course"), State.load(out), policy, every_page=True)

@@ -43,6 +43,7 @@ class CellResult:
     score: float | None  # None: waits for manual grading
     manual: bool = False  # a written answer that an instructor grades in formgrader
     text: str = ""  # what the student may see: printed output and error message, never hidden tests
+    by_hand: bool = False  # the score is the instructor's, from the gradebook (grading.manual)
 
 
 @dataclass
@@ -62,6 +63,10 @@ class Result:
     fingerprint: str | None = None  # hash of the hand-in and the course: unchanged means not re-graded
     seconds: float = 0.0  # time spent grading it
     cells: list[CellResult] = field(default_factory=list)
+    # Set when results are published (grading.late), never stored: `score` is then after the penalty.
+    raw_score: float | None = None  # before the late penalty
+    late_by: float | None = None  # seconds after the due date (0: on time); None: no due date
+    penalty: float = 0.0  # points taken off for lateness
 
     def to_dict(self) -> dict:
         return asdict(self)

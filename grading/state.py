@@ -76,6 +76,7 @@ class State:
     handins: dict[str, dict] = field(default_factory=dict)  # "student/notebook" -> HandIn without content
     results: dict[str, dict] = field(default_factory=dict)  # "student/notebook" -> Result
     notes: list[str] = field(default_factory=list)  # what the last run warned of (no sandbox, ...)
+    adjusted: list[str] = field(default_factory=list)  # "student/notebook" whose pages show hand grades or lateness
 
     @classmethod
     def load(cls, out: Path) -> "State":

@@ -325,7 +325,7 @@ def test_hostile_text_from_a_hand_in_is_only_text():
     answer.source = joined
     answer.outputs = [
         new_output("stream", name="stdout", text=joined),
-        new_output("error", ename="<b>Err</b>", evalue=joined, traceback=[]),
+        new_output("error", ename="<b>Err</b>", evalue=f"raised: {joined}", traceback=[]),
         new_output("execute_result", data={"text/plain": joined}, execution_count=1),
     ]
     executed.cells += [new_markdown_cell(joined), new_raw_cell(joined)]
@@ -340,7 +340,7 @@ def test_hostile_text_from_a_hand_in_is_only_text():
     assert not any(pre.find(True) for pre in soup.select("pre.out, pre.error, pre.text, pre.source code"))
     # the code, its stream and its result, the markdown and the raw cell, each whole; the error too
     texts = [pre.get_text() for pre in soup.find_all("pre")]
-    assert texts.count(joined) == 5 and f"<b>Err</b>: {joined}" in texts
+    assert texts.count(joined) == 5 and f"<b>Err</b>: raised: {joined}" in texts
     header = soup.header
     assert soup.title.get_text() == f"{name} · {hostile[1]}" and header.find("b", string=hostile[1])
     assert header.find("span", class_="flag", string=hostile[0]) and header.find("p", string=joined)
@@ -356,3 +356,60 @@ def test_a_missing_hand_in_gets_a_page_without_cells():
     name = config.notebook_names()[0]
     soup = parse(feedback_html(None, read(config.NOTEBOOKS, name), Result("s1", name, MISSING)))
     assert "no file was handed in" in soup.header.get_text() and not soup.find_all("section")
+
+
+def test_each_failure_is_shown_once():
+    """A check prints its ❌ line, then the hidden test raises the same message: the page shows it
+    once; an error the cell did not print stays."""
+    name = NAMES[0]
+    executed = executed_notebook(name)
+    test = next(c for c in executed.cells if is_test(c))
+    message = "dz_dx: dz_dx(3.5) gives 9, but autograd (x.grad) gives 14. [misconception: sum-along-path]"
+    test.outputs = [
+        new_output("stream", name="stdout", text=f"❌ {message}\n"),
+        new_output("error", ename="CheckFailed", evalue=message, traceback=[]),
+    ]
+    other = next(c for c in executed.cells[executed.cells.index(test) + 1 :] if is_test(c))
+    other.outputs = [new_output("error", ename="NameError", evalue="name 'dz_dx' is not defined", traceback=[])]
+    soup = parse(feedback_html(executed, read(config.NOTEBOOKS, name), result_for(name, executed)))
+    cells = sections_by_id(soup)
+    shown_in_test = [pre.get_text() for pre in cells[f"cell-{grade_id(test)}"].find_all("pre", class_=["out", "error"])]
+    assert shown_in_test == [f"❌ {message}\n"]
+    assert soup.get_text().count(message) == 1
+    assert [p.get_text() for p in cells[f"cell-{grade_id(other)}"].find_all("pre", class_="error")] == [
+        "NameError: name 'dz_dx' is not defined"
+    ]
+
+
+def test_a_figure_not_drawn_during_grading_gets_one_friendly_line():
+    name = NAMES[0]
+    executed = executed_notebook(name)
+    executed.cells.append(new_code_cell("plt.plot(xs, ys)\nplt.show()"))
+    executed.cells[-1].outputs = [new_output("display_data", data={"text/plain": "<Figure size 450x300 with 1 Axes>"})]
+    soup = parse(feedback_html(executed, read(config.NOTEBOOKS, name), result_for(name, executed)))
+    assert "Figure size" not in soup.get_text()
+    last = soup.find_all("section")[-1]
+    assert [p.get_text() for p in last.find_all("p", class_="note")] == [
+        "(a figure appears here when you run the notebook; figures are not drawn during grading)"
+    ]
+
+
+def test_a_grade_by_hand_and_its_comment_are_on_the_page():
+    name = NAMES[0]
+    executed = executed_notebook(name)
+    result = result_for(name, executed)
+    result.cells[0].score, result.cells[0].by_hand = 2, True
+    comment = "Good: <b>you</b> multiplied the local derivatives."
+    page = feedback_html(executed, read(config.NOTEBOOKS, name), result, {result.cells[0].grade_id: comment})
+    soup = parse(page)
+    section = sections_by_id(soup)[f"cell-{result.cells[0].grade_id}"]
+    assert section.find("span", class_="score").get_text() == "2 / 2, graded by hand"
+    assert section.find("p", class_="comment").get_text() == f"Your instructor: {comment}"  # as text
+
+
+def test_lateness_is_said_in_the_header():
+    name = NAMES[0]
+    executed = executed_notebook(name)
+    late = "Handed in 1 day after the due date (2026-11-20 12:00 UTC): 0.4 points off (10% of the points per day)."
+    soup = parse(feedback_html(executed, read(config.NOTEBOOKS, name), result_for(name, executed), late=late))
+    assert soup.header.find("p", string=late)

@@ -72,6 +72,9 @@ _MATH = re.compile(
 )
 _MATH_TOKEN = re.compile(r"MATHTOKEN(\d+)X")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# What matplotlib's text-only backend shows for a figure: grading kernels draw no figure.
+_FIGURE = re.compile(r"<Figure size [\d.]+x[\d.]+ with \d+ Axes>")
+NOT_DRAWN = "a figure appears here when you run the notebook; figures are not drawn during grading"
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 
 
@@ -105,6 +108,7 @@ class Cell:
     score: Score | None
     outputs: list[Output]
     folded: bool = False  # a long ungraded code cell (a course helper) starts folded
+    comment: str = ""  # the instructor's, from the gradebook
 
     @property
     def first_line(self) -> str:
@@ -115,9 +119,17 @@ class Cell:
         return self.source.count("\n") + 1
 
 
-def feedback_html(executed: NotebookNode | None, release: NotebookNode, result: Result) -> str:
+def feedback_html(
+    executed: NotebookNode | None,
+    release: NotebookNode,
+    result: Result,
+    comments: dict[str, str] | None = None,
+    late: str = "",
+) -> str:
     """The feedback page of one hand-in. `executed` is the notebook as the grader ran it (test cells
-    with their hidden tests); None when there was nothing to run (missing, unreadable)."""
+    with their hidden tests); None when there was nothing to run (missing, unreadable). `comments`:
+    the instructor's, by cell (grade_id); `late`: a sentence on the hand-in's lateness, if any."""
+    comments = comments or {}
     scores = [_score(c) for c in result.cells]
     cells = []
     if executed is not None:
@@ -125,13 +137,14 @@ def feedback_html(executed: NotebookNode | None, release: NotebookNode, result: 
         trusted = {c.source for c in release.cells if c.cell_type == "markdown"}
         secrets = hidden_lines(executed)
         by_id = {s.grade_id: s for s in scores}
-        cells = [_cell(c, released, trusted, secrets, by_id) for c in executed.cells]
+        cells = [_cell(c, released, trusted, secrets, by_id, comments) for c in executed.cells]
     pending = [c.max_score for c in result.cells if c.score is None]
     return pages.render(
         "feedback.html.j2",
         csp=CSP,
         mathjax_url=MATHJAX_URL,
         result=result,
+        late=late,
         status=STATUS_WORDS.get(result.status, result.status),
         pending_points=sum(pending) if pending else None,
         flags=[(flag, FLAG_WORDS.get(flag, "")) for flag in result.flags],
@@ -187,7 +200,8 @@ def _score(cell: CellResult) -> Score:
         kind = "full"
     else:
         kind = "partial" if cell.score > 0 else "zero"
-    return Score(cell.grade_id, anchor, f"{cell.score:g} / {cell.max_score:g}", kind)
+    by_hand = ", graded by hand" if cell.by_hand else ""
+    return Score(cell.grade_id, anchor, f"{cell.score:g} / {cell.max_score:g}{by_hand}", kind)
 
 
 def _shown_source(cell: NotebookNode, released: dict[str, NotebookNode]) -> str:
@@ -206,15 +220,29 @@ def _cell(
     trusted: set[str],
     secrets: list[str],
     scores: dict[str, Score],
+    comments: dict[str, str],
 ) -> Cell:
     score = scores.get(_grade_id(cell))
+    comment = comments.get(_grade_id(cell), "")
     source = _shown_source(cell, released)
     if cell.cell_type == "markdown" and source in trusted:
-        return Cell("markdown", _markdown(source), score, [])
+        return Cell("markdown", _markdown(source), score, [], comment=comment)
     if cell.cell_type != "code":  # a student's own markdown, or a raw cell: as written
-        return Cell("text", source, score, [])
-    outputs = [shown for o in cell.get("outputs", []) if (shown := _output(o, secrets))]
-    return Cell("code", source, score, outputs, folded=not score and source.count("\n") >= COLLAPSE_LINES)
+        return Cell("text", source, score, [], comment=comment)
+    outputs = [shown for o in _each_failure_once(cell.get("outputs", [])) if (shown := _output(o, secrets))]
+    folded = not score and source.count("\n") >= COLLAPSE_LINES
+    return Cell("code", source, score, outputs, folded=folded, comment=comment)
+
+
+def _each_failure_once(outputs: list[NotebookNode]) -> list[NotebookNode]:
+    """The outputs without an error whose message the cell has already printed: a check prints its
+    ❌ line, then a hidden test raises the same message."""
+    printed = "".join(_text(o.get("text", "")) for o in outputs if o.get("output_type") == "stream")
+    return [
+        o
+        for o in outputs
+        if not (o.get("output_type") == "error" and str(o.get("evalue", "")).strip() and o.evalue.strip() in printed)
+    ]
 
 
 @functools.lru_cache(maxsize=4096)  # the course's markdown cells are the same in every hand-in
@@ -273,7 +301,10 @@ def _output(output: NotebookNode, secrets: list[str]) -> Output | None:
         if mime in data:
             return _image(mime, _text(data[mime]))
     if "text/plain" in data:
-        return _text_output(_text(data["text/plain"]), secrets)
+        text = _text(data["text/plain"])
+        if _FIGURE.fullmatch(text.strip()):
+            return Output("note", NOT_DRAWN)
+        return _text_output(text, secrets)
     if data:
         return Output("note", f"output of type {', '.join(data)} not shown")
     return None

@@ -1,5 +1,6 @@
 """grades.csv: one row per (student, notebook), the columns the grading contract names
-(docs/grading-contract.md), then a few more."""
+(docs/grading-contract.md), then a few more. `score` counts grades by hand and is after the late
+penalty; `raw_score` is before it, `late_by` in hours after the due date (blank: no due date)."""
 
 import csv
 import io
@@ -11,7 +12,7 @@ from grading.files import write_atomically
 from grading.records import Result
 
 COLUMNS = ("student", "notebook", "score", "max_score", "status", "flags", "misconceptions", "message")
-EXTRA_COLUMNS = ("manual_pending", "source", "submitted_at", "seconds")
+EXTRA_COLUMNS = ("manual_pending", "source", "submitted_at", "seconds", "raw_score", "late_by", "penalty")
 
 
 def write_grades_csv(results: list[Result], path: Path) -> None:
@@ -39,6 +40,9 @@ def write_grades_csv(results: list[Result], path: Path) -> None:
                 r.source or "",
                 _timestamp(r.submitted_at),
                 f"{r.seconds:.2f}",
+                _number(r.score if r.raw_score is None else r.raw_score),
+                "" if r.late_by is None else f"{r.late_by / 3600:.2f}",
+                _number(r.penalty),
             ]
         )
     write_atomically(path, out.getvalue())

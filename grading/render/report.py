@@ -19,6 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from grading.files import write_atomically
+from grading.gradebook import HandGrade
+from grading.late import duration, stamp
 from grading.records import ERROR, GRADED, MISSING, STATUSES, UNREADABLE, Result, Stray
 from grading.render import pages
 
@@ -116,7 +118,7 @@ def summary_text(results: list[Result], strays: list[Stray], report: Path | None
     if strays:
         lines.append(f"{_count(len(strays), 'file')} not graded (listed in the report)")
     if pending:
-        lines.append(f"{_count(pending, 'cell')} to grade by hand (formgrader)")
+        lines.append(f"{_count(pending, 'cell')} to grade by hand: python -m grading formgrader OUT")
     if report is not None:
         lines.append(f"report: {report}")
     return "\n".join(lines)
@@ -134,10 +136,27 @@ class NotebookRow:
     max_score: float
 
 
+@dataclass(frozen=True)
+class LateRow:
+    """One hand-in handed in after its due date."""
+
+    result: Result
+    submitted: str
+    late_by: str
+
+
 def write_report_html(
-    results: list[Result], strays: list[Stray], path: Path, notes: list[str], tags_of: Callable[[str], list[str]]
+    results: list[Result],
+    strays: list[Stray],
+    path: Path,
+    notes: list[str],
+    tags_of: Callable[[str], list[str]],
+    set_aside: list[HandGrade] = (),
+    late_rule: str = "",
 ) -> None:
-    """The class report: notes, counts, plots, then every hand-in and file that needs a look."""
+    """The class report: notes, counts, plots, then every hand-in and file that needs a look, the
+    grading by hand (`set_aside`: grades whose answer changed since) and lateness (`late_rule`:
+    the penalty rule, when a notebook has a due date)."""
     exercises = exercise_stats(results)
     costs = misconception_costs(results, tags_of)
     ran = [r for r in results if r.status != MISSING]
@@ -162,6 +181,14 @@ def write_report_html(
             key=lambda r: (LOOK_ORDER.get(r.status, 0), r.student, r.notebook),
         ),
         pending=[e for e in exercises if e.pending],
+        by_hand=sum(c.by_hand for r in results for c in r.cells),
+        set_aside=set_aside,
+        late_rule=late_rule,
+        late=[
+            LateRow(r, stamp(r.submitted_at), duration(r.late_by))
+            for r in sorted(results, key=lambda r: (r.student, r.notebook))
+            if r.late_by
+        ],
         strays=sorted(strays, key=lambda s: s.source),
     )
     write_atomically(path, page)
