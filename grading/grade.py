@@ -5,6 +5,7 @@
     run      hand-ins ─► pool (workers: execute.Grader) ─► each result stored as it arrives:
              the gradebook, the student's feedback page, OUT/state.json
     publish  stored results ─► nbgrader-export.csv, grades.csv, report.html
+             stored hand-ins ─► similarity.html, similarity.csv (OUT/similarity.json: only what changed is compared)
 
 `report` is publish alone, with every feedback page rendered again from what OUT stores.
 Nothing graded is lost to a kill: each result is in OUT's journal the moment it arrives.
@@ -27,7 +28,7 @@ from grading.course import Course
 from grading.execute import Graded, new_result
 from grading.files import write_atomically
 from grading.records import ERROR, GRADED, UNREADABLE, HandIn, Result, Stray
-from grading.render import feedback, grades, report
+from grading.render import feedback, grades, report, similarity
 from grading.state import State
 
 
@@ -181,7 +182,8 @@ def publish(out: Path, course: Course, saved: State) -> list[Result]:
     notes = [*saved.notes, *warnings(saved)]
     gradebook.export(course.folder, course.course_id, out / "nbgrader-export.csv")
     grades.write_grades_csv(results, out / "grades.csv")
-    report.write_report_html(results, saved.stray_records(), out / "report.html", notes, course.misconceptions)
+    alike = similarity.publish(out, course, saved)
+    report.write_report_html(results, saved.stray_records(), out / "report.html", notes, course.misconceptions, alike)
     return results
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -21,6 +22,9 @@ from matplotlib.ticker import PercentFormatter
 from grading.files import write_atomically
 from grading.records import ERROR, GRADED, MISSING, STATUSES, UNREADABLE, Result, Stray
 from grading.render import pages
+
+if TYPE_CHECKING:  # the similarity report imports copydetect: not for every reader of this module
+    from grading.render.similarity import Summary
 
 # The order of the 'needs a look' list: what lost a student points first, absences last.
 LOOK_ORDER = {ERROR: 0, UNREADABLE: 1, GRADED: 2, MISSING: 3}
@@ -135,9 +139,15 @@ class NotebookRow:
 
 
 def write_report_html(
-    results: list[Result], strays: list[Stray], path: Path, notes: list[str], tags_of: Callable[[str], list[str]]
+    results: list[Result],
+    strays: list[Stray],
+    path: Path,
+    notes: list[str],
+    tags_of: Callable[[str], list[str]],
+    similarity: "Summary | None" = None,
 ) -> None:
-    """The class report: notes, counts, plots, then every hand-in and file that needs a look."""
+    """The class report: notes, counts, plots, then every hand-in and file that needs a look, and
+    the pairs of hand-ins whose answers look most alike (when `similarity` is given)."""
     exercises = exercise_stats(results)
     costs = misconception_costs(results, tags_of)
     ran = [r for r in results if r.status != MISSING]
@@ -163,6 +173,7 @@ def write_report_html(
         ),
         pending=[e for e in exercises if e.pending],
         strays=sorted(strays, key=lambda s: s.source),
+        similarity=similarity,
     )
     write_atomically(path, page)
 

@@ -1,0 +1,187 @@
+"""OUT/similarity.json: what the similarity report keeps between runs, and the one function that
+brings it up to date with the hand-ins OUT holds.
+
+- per hand-in, by its notebook and digest: each answer's own lines and fingerprints (a hand-in is
+  read and fingerprinted once; two students who handed in the same file share them);
+- per notebook: how many fingerprints each pair of hand-ins shares, per answer cell, so that grading
+  again compares only the new or changed hand-ins, each against every other.
+
+It is kept while the code that makes fingerprints, copydetect and the release's stubs stay the same;
+otherwise it starts afresh. Scores are computed from it each time (they depend on every pair).
+"""
+
+import base64
+import hashlib
+import json
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import copydetect
+import numpy as np
+from nbformat import NotebookNode
+
+from grading.course import Course
+from grading.files import write_atomically
+from grading.normalize import Unreadable
+from grading.similarity import answers, compare, fingerprint
+from grading.similarity.answers import Stub
+from grading.similarity.compare import NotebookPairs, Pair, Shared
+from grading.similarity.fingerprint import Fingerprint
+from grading.state import State, stored_path
+
+CACHE = "similarity.json"
+Fragments = list[tuple[str, bool]]
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A hand-in that was not compared, and why."""
+
+    student: str
+    notebook: str
+    reason: str
+
+
+@dataclass
+class Similarity:
+    """The comparison of every notebook's hand-ins, with what it takes to show two answers side by side."""
+
+    notebooks: list[NotebookPairs]
+    left_out: list[LeftOut]
+    read: int  # hand-ins read and fingerprinted in this run (the others' fingerprints were in OUT)
+    compared: int  # of those, the ones compared against every other: a file two students handed in counts once
+    stubs: dict[str, dict[str, Stub]]  # notebook → grade_id → stub
+    boilerplate: dict[str, dict[str, np.ndarray]]  # notebook → grade_id → the stub's runs
+    texts: Mapping[str, Mapping[str, str]]  # key → grade_id → the student's own lines
+    prints: Mapping[str, Mapping[str, Fingerprint]]  # key → grade_id → fingerprint
+
+    def side_by_side(self, pair: Pair, grade_id: str) -> tuple[Fragments, Fragments]:
+        """Both answers to one exercise, each cut into fragments marked True where the other has them."""
+        kind, boilerplate = self.stubs[pair.notebook][grade_id].kind, self.boilerplate[pair.notebook][grade_id]
+        a, b = (self.texts[key][grade_id] for key in pair.keys)
+        prints_a, prints_b = (self.prints[key][grade_id].hashes for key in pair.keys)
+        return (
+            fingerprint.shared_fragments(a, kind, boilerplate, prints_b),
+            fingerprint.shared_fragments(b, kind, boilerplate, prints_a),
+        )
+
+
+def version(stubs: Mapping[str, Mapping[str, Stub]]) -> str:
+    """What the stored fingerprints and shared counts depend on."""
+    digest = hashlib.sha256(copydetect.__version__.encode())
+    for module in (answers, fingerprint, compare):
+        digest.update(Path(module.__file__).read_bytes())
+    digest.update(json.dumps({nb: {g: [s.kind, s.source] for g, s in st.items()} for nb, st in stubs.items()}).encode())
+    return digest.hexdigest()
+
+
+def _pack(array: np.ndarray, dtype: str) -> str:
+    return base64.b64encode(zlib.compress(array.astype(dtype).tobytes())).decode()
+
+
+def _unpack(text: str, dtype: str) -> np.ndarray:
+    return np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype=dtype)
+
+
+@dataclass
+class Cache:
+    """OUT/similarity.json in memory."""
+
+    version: str
+    handins: dict[str, dict]  # key → {"answers": {grade_id: {"text", "length", "hashes"}}} or {"unreadable": why}
+    shared: dict[str, Shared]
+
+    @classmethod
+    def load(cls, path: Path, current: str) -> "Cache":
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):  # none yet, or cut short: start afresh
+            return cls(current, {}, {})
+        if data.get("version") != current:
+            return cls(current, {}, {})
+        shared = {}
+        for notebook, table in data["shared"].items():
+            keys, upper = table["keys"], np.triu_indices(len(table["keys"]), 1)
+            counts = {}
+            for gid, packed in table["counts"].items():
+                counts[gid] = np.zeros((len(keys), len(keys)), dtype=np.int32)
+                counts[gid][upper] = _unpack(packed, "<u4")
+                counts[gid] += counts[gid].T
+            shared[notebook] = Shared(keys, counts)
+        return cls(current, data["handins"], shared)
+
+    def save(self, path: Path) -> None:
+        shared = {}
+        for notebook, table in self.shared.items():
+            upper = np.triu_indices(len(table.keys), 1)
+            counts = {gid: _pack(counts[upper], "<u4") for gid, counts in table.counts.items()}
+            shared[notebook] = {"keys": table.keys, "counts": counts}
+        write_atomically(path, json.dumps({"version": self.version, "handins": self.handins, "shared": shared}))
+
+    def add(self, key: str, content: bytes, release: NotebookNode, stubs: Mapping[str, Stub], boilerplate) -> None:
+        """Read one hand-in and keep its answers' fingerprints."""
+        try:
+            found = answers.answers(content, release)
+        except Unreadable as error:
+            self.handins[key] = {"unreadable": error.reason}
+            return
+        kept = {}
+        for gid, text in found.items():
+            fp = fingerprint.fingerprint(text, stubs[gid].kind, boilerplate[gid])
+            kept[gid] = {"text": text, "length": fp.length, "hashes": _pack(fp.hashes, "<i8")}
+        self.handins[key] = {"answers": kept}
+
+    def texts(self, key: str) -> dict[str, str]:
+        return {gid: a["text"] for gid, a in self.handins[key].get("answers", {}).items()}
+
+    def prints(self, key: str) -> dict[str, Fingerprint]:
+        answers = self.handins[key].get("answers", {})
+        return {gid: Fingerprint(_unpack(a["hashes"], "<i8"), a["length"]) for gid, a in answers.items()}
+
+
+def update(out: Path, course: Course, saved: State) -> Similarity:
+    """Compare every notebook's hand-ins in OUT, reading and comparing afresh only those that
+    OUT/similarity.json does not know yet; save what it knows now."""
+    stubs = {nb: answers.stubs(course.release(nb)) for nb in course.notebooks}
+    boilerplate = {
+        nb: {gid: fingerprint.stub_hashes(stub.source, stub.kind) for gid, stub in given.items()}
+        for nb, given in stubs.items()
+    }
+    cache = Cache.load(out / CACHE, version(stubs))
+    handins: dict[str, list[tuple[str, str]]] = {nb: [] for nb in course.notebooks}
+    left_out, seen, read, compared = [], set(), 0, 0
+    for k, meta in sorted(saved.handins.items()):
+        student, notebook = meta["student"], meta["notebook"]
+        if notebook not in stubs:
+            continue
+        if meta.get("problem") or not meta.get("digest"):
+            left_out.append(LeftOut(student, notebook, meta.get("problem") or "the file could not be read"))
+            continue
+        key = f"{notebook}/{meta['digest']}"
+        seen.add(key)
+        if key not in cache.handins:
+            try:
+                content = stored_path(out, k).read_bytes()
+            except OSError as error:
+                left_out.append(LeftOut(student, notebook, f"its copy in OUT could not be read ({error.strerror})"))
+                continue
+            cache.add(key, content, course.release(notebook), stubs[notebook], boilerplate[notebook])
+            read += 1
+        if "unreadable" in cache.handins[key]:
+            left_out.append(LeftOut(student, notebook, cache.handins[key]["unreadable"]))
+            continue
+        handins[notebook].append((student, key))
+    used = {key for pairs in handins.values() for _, key in pairs}
+    prints = {key: cache.prints(key) for key in used}
+    notebooks = []
+    for notebook, pairs in handins.items():
+        keys = sorted({key for _, key in pairs})
+        cache.shared[notebook], fresh = compare.update_shared(cache.shared.get(notebook), keys, prints, stubs[notebook])
+        compared += fresh
+        notebooks.append(compare.compare_notebook(notebook, pairs, prints, cache.shared[notebook], stubs[notebook]))
+    cache.handins = {key: entry for key, entry in cache.handins.items() if key in seen}
+    cache.save(out / CACHE)
+    texts = {key: cache.texts(key) for key in used}
+    return Similarity(notebooks, left_out, read, compared, stubs, boilerplate, texts, prints)
