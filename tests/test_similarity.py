@@ -10,6 +10,7 @@ a bug put in), so their pairs are neither planted nor independent: they are left
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from itertools import combinations
@@ -19,6 +20,7 @@ import nbformat
 import numpy as np
 import pytest
 from bs4 import BeautifulSoup
+from copydetect.utils import filter_code
 from planted import EXPLANATIONS, disguise, reword
 
 from coursework import config, samples
@@ -29,8 +31,9 @@ from grading.course import Course
 from grading.render import similarity
 from grading.similarity import store
 from grading.similarity.answers import WRITTEN, Stub, own_lines, stubs
-from grading.similarity.compare import THRESHOLD
+from grading.similarity.compare import THRESHOLD, compare_notebook, update_shared
 from grading.similarity.fingerprint import fingerprint, run_hashes, shared_fragments, stub_hashes
+from grading.similarity.normalise import normalise
 from grading.state import State, stored_path
 
 COPIES = ("a", "copy", "partial", "one-changed")
@@ -290,3 +293,36 @@ def test_a_damaged_cache_and_an_unreadable_hand_in(planted, tmp_path):
     assert found.read == len({(h["notebook"], h["digest"]) for h in saved.handins.values()})
     assert [(h.student, h.notebook) for h in found.left_out] == [("m0", "02_single_chain")]
     assert "malformed JSON" in found.left_out[0].reason
+
+
+def test_what_more_than_ten_hand_ins_share_is_no_evidence(course_dir):
+    """A class where twelve students write the same `train` (each renamed and laid out their own
+    way) and two share another one: only those two match."""
+    given = stubs(Course.read(course_dir).release("06_gradient_descent"))
+    right = samples.samples("06_gradient_descent")
+    canonical, other = right[0].answers["train"], right[1].answers["train"]
+    texts = {f"s{i}": disguise(canonical, i) for i in range(12)} | {"x": disguise(other, 1), "y": disguise(other, 2)}
+    boilerplate = stub_hashes(given["train"].source, "code")
+    prints = {s: {"train": fingerprint(own_lines(t, given["train"]), "code", boilerplate)} for s, t in texts.items()}
+    only_train = {"train": given["train"]}
+    shared, compared = update_shared(None, sorted(prints), prints, only_train)
+    nb = compare_notebook("06_gradient_descent", [(s, s) for s in sorted(prints)], prints, shared, only_train)
+    assert compared == len(prints) and nb.common["train"]
+    assert nb.score("x", "y") >= 0.9
+    assert max(nb.score(a, b) for a, b in combinations([f"s{i}" for i in range(12)], 2)) == 0
+
+
+def test_code_is_normalised_as_copydetect_does():
+    """normalise.py cuts tokens itself, for speed; the result is copydetect's `filter_code`'s (strings
+    aside: copydetect keeps their quotes), on every sample answer and solution of the course."""
+    answers = []
+    for name in config.notebook_names():
+        answers += [t for s in samples.samples(name) for g, t in s.answers.items()]
+        answers += solution_answers(nbformat.read(config.SOLUTIONS / f"{name}.ipynb", as_version=4)).values()
+    code = [a for a in answers if "def " in a and not a.startswith("import ")]  # Pygments keeps module names
+    assert len(code) > 100
+    for answer in code:
+        ours = normalise(answer, "code")
+        assert ours.text == re.sub(r'"S?"|S', "S", filter_code(answer, "answer.py", "python")[0]), answer
+        for char, start, end in zip(ours.text, ours.starts, ours.ends):  # each character knows its source
+            assert answer[start:end] == char or char in "VFOS"

@@ -16,7 +16,7 @@ from grading.course import Course
 from grading.files import write_atomically
 from grading.render import pages
 from grading.similarity import store
-from grading.similarity.compare import FORCED, THRESHOLD, Pair
+from grading.similarity.compare import COMMON, FORCED, THRESHOLD, Pair
 from grading.similarity.fingerprint import SETTINGS
 from grading.similarity.store import Fragments, Similarity
 from grading.state import State
@@ -106,6 +106,7 @@ def write_similarity(similarity: Similarity, out: Path) -> Summary:
         written=f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
         threshold=THRESHOLD,
         forced=FORCED,
+        common=COMMON,
         settings=SETTINGS,
         notebooks=similarity.notebooks,
         at_threshold={nb.notebook: int((nb.scores >= THRESHOLD).sum()) for nb in similarity.notebooks},

@@ -1,9 +1,10 @@
 """A hand-in's answers as the similarity report compares them: for each answer cell of the release
 (nbgrader `solution`, by grade_id), the lines the student wrote beyond the stub the course gave out.
 
-Hand-ins are read with normalize.py's own steps (any nbformat, Colab saves included) and its rule
-for an answer cell found twice (the last copy counts, as in grading); the repairs grading needs
-besides (locked cells put back, validation) change no answer, and would cost most of the time here.
+Hand-ins are read with normalize.py's own functions (any nbformat, Colab saves included), and an
+answer cell found twice counts by its last copy, as in grading. Only the answer cells are read: the
+repairs grading needs besides (locked cells put back, validation) change no answer, and would take
+most of the time here (7 ms a hand-in against 1).
 """
 
 import re
@@ -12,11 +13,11 @@ from dataclasses import dataclass
 
 from nbformat import NotebookNode
 
-from grading.normalize import Reconcile, nbgrader_meta, parse, read_cell
+from grading.normalize import as_dict, grade_id, nbgrader_meta, parse, read_cell
 
 CODE, WRITTEN = "code", "markdown"  # an answer's kind: the release cell's type
 NAME = re.compile(r"[^\W\d]\w*")
-LAYOUT = re.compile(r"[\s'\"()]+")
+LAYOUT = str.maketrans("", "", " \t\r\n\f'\"()")
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def stubs(release: NotebookNode) -> dict[str, Stub]:
 def shape(line: str) -> str:
     """A line with every name the same, without spaces, quotes or brackets: `def dz_dx(t):` is the
     stub's `def dz_dx(x):`, a docstring re-quoted is its docstring, `return (a, b)` its `return x, y`."""
-    return NAME.sub("I", LAYOUT.sub("", line))
+    return NAME.sub("I", line.translate(LAYOUT))
 
 
 def own_lines(text: str, stub: Stub) -> str:
@@ -53,10 +54,16 @@ def own_lines(text: str, stub: Stub) -> str:
     return textwrap.dedent("\n".join(kept))
 
 
-def answers(content: bytes, release: NotebookNode) -> dict[str, str]:
-    """grade_id → the student's own lines, for every answer cell of `release` the hand-in has.
-    Raises normalize.Unreadable when `content` is not a notebook."""
-    cells = [read_cell(cell, i) for i, cell in enumerate(parse(content)["cells"])]
-    kept = Reconcile(release, cells).keep_one_per_grade_id()
-    given = stubs(release)
-    return {gid: own_lines(cell.source, given[gid]) for gid, cell in kept.items() if gid in given}
+def _claimed_id(cell: object) -> str | None:
+    """The grade_id a raw cell of a hand-in claims (a cheap look first: most cells claim none)."""
+    if not isinstance(cell, dict) or "grade_id" not in as_dict(as_dict(cell.get("metadata")).get("nbgrader")):
+        return None
+    return grade_id(cell["metadata"])
+
+
+def answers(content: bytes, given: dict[str, Stub]) -> dict[str, str]:
+    """grade_id → the student's own lines, for every answer cell (whose stubs are `given`) the
+    hand-in has. Raises normalize.Unreadable when `content` is not a notebook."""
+    cells = parse(content)["cells"]
+    last = {gid: (i, cell) for i, cell in enumerate(cells) if (gid := _claimed_id(cell)) in given}
+    return {gid: own_lines(read_cell(cell, i).source, given[gid]) for gid, (i, cell) in last.items()}

@@ -1,14 +1,20 @@
 """Every pair of hand-ins of one notebook, scored answer cell by answer cell against what the
 exercise forces.
 
-For one answer cell and two hand-ins whose answers both count (long enough, not only the stub):
-their similarity is the share of each one's fingerprints that the other has, averaged over the two.
-The cell's baseline is the median similarity over all such pairs: how alike everyone's answers to
-this exercise are. A pair's excess on the cell is how far its similarity lies above the baseline, as
-a share of the way from the baseline up to 1; a cell whose baseline is FORCED or more (everyone
-writes the same thing) tells nothing and is left out. A pair's score is its mean excess over the
-cells both answered, weighted by the shorter answer's length, and divided by at least EVIDENCE
-minimum-length answers: two short answers alike are not enough for a high score.
+For one answer cell, what the exercise forces is left out first: the stub (fingerprint.py), and the
+fingerprints more than COMMON answers have (how many students of a large class write it; MOSS
+ignores passages found in more than 10 programs too). An answer counts when it is long enough and
+has fingerprints left. For two hand-ins whose answers both count, their similarity is the share of
+each one's fingerprints that the other has, averaged over the two. The cell's baseline is the median
+similarity over all such pairs: how alike everyone's answers to the exercise are. A pair's excess
+on the cell is how far its similarity lies above the baseline, as a share of the way from the
+baseline up to 1; a cell whose baseline is FORCED or more tells nothing and is left out. A pair's
+score is its mean excess over the cells both answered, weighted by the shorter answer's length and
+divided by at least EVIDENCE minimum-length answers: two short answers alike are not enough.
+
+The counts of shared fingerprints are kept between runs (store.py) and only a new hand-in is
+compared against every other; the common fingerprints, baselines and scores are worked out from
+them every time (they depend on the whole class), which takes a fraction of a second.
 
 Hand-ins are identified by their fingerprints' key (notebook and digest), students by name: two
 students who handed in the same file have the same key, and match fully.
@@ -25,6 +31,7 @@ from grading.similarity.fingerprint import SETTINGS, Fingerprint
 THRESHOLD = 0.5  # a pair scoring this or more is listed in similarity.csv and may join a cluster
 FORCED = 0.9  # a baseline from which an exercise tells nothing
 MIN_ANSWERS = 5  # answers that count below which a cell has no baseline (taken as 0)
+COMMON = 10  # a fingerprint more answers than this have is what the exercise forces (MOSS's -m 10)
 EVIDENCE = 2.0  # minimum-length answers a pair needs for a full score
 BELOW_THRESHOLD_SHOWN = 10  # per notebook, the best pairs under the threshold are kept too
 
@@ -68,6 +75,7 @@ class NotebookPairs:
     students: list[str]  # in the order of `scores`: pair (i, j), i < j, in row-major order
     baselines: dict[str, float | None]  # grade_id → baseline; None when too few answers count
     answered: dict[str, int]  # grade_id → hand-ins whose answer counts
+    common: dict[str, frozenset[int]]  # grade_id → the fingerprints too common to count
     scores: np.ndarray  # every pair's score, for the histogram
     pairs: list[Pair]  # those at or above the threshold, then the best few below; best first
     clusters: list[list[str]]  # groups of 3 or more students linked by pairs at or above the threshold
@@ -83,24 +91,26 @@ def _counting(fp: Fingerprint | None, kind: str) -> np.ndarray:
     return fp.hashes if fp is not None and fp.counts(kind) else np.empty(0, dtype=np.int64)
 
 
+def _incidence(docs: Sequence[np.ndarray], vocab: np.ndarray) -> np.ndarray:
+    """docs x vocab: 1 where a document has the (sorted) vocabulary's hash."""
+    incidence = np.zeros((len(docs), len(vocab)), dtype=np.float32)
+    hashes = np.concatenate(docs) if docs else np.empty(0, dtype=np.int64)
+    if len(vocab) and len(hashes):
+        owner = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
+        at = np.searchsorted(vocab, hashes).clip(0, len(vocab) - 1)
+        known = vocab[at] == hashes
+        incidence[owner[known], at[known]] = 1
+    return incidence
+
+
 def shared_counts(rows: Sequence[np.ndarray], cols: Sequence[np.ndarray]) -> np.ndarray:
     """How many fingerprints each of `rows` shares with each of `cols`, where every row is also a
     column (a hash only one column has adds nothing off the diagonal, which the caller sets)."""
-    found = np.zeros((len(rows), len(cols)), dtype=np.int32)
     if not rows or not cols or not sum(map(len, cols)):
-        return found
+        return np.zeros((len(rows), len(cols)), dtype=np.int32)
     vocab, often = np.unique(np.concatenate(cols), return_counts=True)
     vocab = vocab[often > 1]
-    matrices = []
-    for docs in (rows, cols):
-        incidence = np.zeros((len(docs), len(vocab)), dtype=np.float32)
-        hashes = np.concatenate(docs) if docs else np.empty(0, dtype=np.int64)
-        owner = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
-        at = np.searchsorted(vocab, hashes).clip(0, max(len(vocab) - 1, 0))
-        known = vocab[at] == hashes if len(vocab) else np.zeros(len(hashes), dtype=bool)
-        incidence[owner[known], at[known]] = 1
-        matrices.append(incidence)
-    return np.rint(matrices[0] @ matrices[1].T).astype(np.int32)
+    return np.rint(_incidence(rows, vocab) @ _incidence(cols, vocab).T).astype(np.int32)
 
 
 def update_shared(old: Shared | None, keys: list[str], prints: Prints, stubs: Mapping[str, Stub]) -> tuple[Shared, int]:
@@ -127,6 +137,55 @@ def update_shared(old: Shared | None, keys: list[str], prints: Prints, stubs: Ma
     return Shared(list(keys), counts), len(fresh)
 
 
+def common_hashes(answers: Sequence[np.ndarray]) -> np.ndarray:
+    """The fingerprints more than COMMON of `answers` have."""
+    if not answers:
+        return np.empty(0, dtype=np.int64)
+    values, having = np.unique(np.concatenate(answers), return_counts=True)
+    return values[having > COMMON]
+
+
+@dataclass
+class _Cell:
+    """One answer cell over every pair (i < j) of hand-ins."""
+
+    grade_id: str
+    kind: str
+    both: np.ndarray  # both answers count
+    similarity: np.ndarray
+    baseline: float | None  # None: too few answers to tell
+    excess: np.ndarray
+    weight: np.ndarray
+    answered: int
+    common: frozenset[int]
+
+
+def _cell(gid: str, kind: str, shared: Shared, prints: Prints, ix: np.ndarray, upper: tuple) -> _Cell:
+    fps = [prints[key].get(gid) for key in shared.keys]
+    hashes = [_counting(fp, kind) for fp in fps]
+    common = common_hashes([hashes[i] for i in ix])
+    table = shared.counts[gid]
+    if len(common):  # what the class has in common is no evidence: out of the counts, and of each answer
+        incidence = _incidence(hashes, common)
+        table = table - np.rint(incidence @ incidence.T).astype(np.int32)
+    size = np.diagonal(table)[ix].astype(float)
+    length = np.array([fp.length if fp is not None else 0 for fp in fps], dtype=float)[ix]
+    counts = size > 0
+    both = (counts[:, None] & counts[None, :])[upper]
+    together = table[np.ix_(ix, ix)][upper].astype(float)
+    a, b = np.maximum(size[upper[0]], 1), np.maximum(size[upper[1]], 1)
+    similarity = np.where(both, together * (1 / a + 1 / b) / 2, 0.0)
+    answered = int(counts.sum())
+    baseline = float(np.median(similarity[both])) if answered >= MIN_ANSWERS else None
+    floor = baseline or 0.0
+    if floor < FORCED:
+        excess = np.clip((similarity - floor) / (1 - floor), 0, 1)
+        weight = np.where(both, np.minimum(length[upper[0]], length[upper[1]]), 0) / SETTINGS[kind].min_length
+    else:
+        excess = weight = np.zeros_like(similarity)
+    return _Cell(gid, kind, both, similarity, baseline, excess, weight, answered, frozenset(common.tolist()))
+
+
 def compare_notebook(
     notebook: str, handins: Sequence[tuple[str, str]], prints: Prints, shared: Shared, stubs: Mapping[str, Stub]
 ) -> NotebookPairs:
@@ -134,31 +193,13 @@ def compare_notebook(
     students = [student for student, _ in handins]
     at = {k: i for i, k in enumerate(shared.keys)}
     ix = np.array([at[key] for _, key in handins], dtype=np.int64)
-    n = len(handins)
-    upper = np.triu_indices(n, 1)
+    upper = np.triu_indices(len(handins), 1)
+    cells = [_cell(gid, stub.kind, shared, prints, ix, upper) for gid, stub in stubs.items()]
     weighted = {CODE: np.zeros(len(upper[0])), WRITTEN: np.zeros(len(upper[0]))}
     weights = {CODE: np.zeros(len(upper[0])), WRITTEN: np.zeros(len(upper[0]))}
-    cells, baselines, answered = [], {}, {}
-    for gid, stub in stubs.items():
-        fps = [prints[key].get(gid) for key in shared.keys]
-        counts = np.array([fp is not None and fp.counts(stub.kind) for fp in fps], dtype=bool)[ix]
-        size = np.diagonal(shared.counts[gid])[ix].astype(float)
-        length = np.array([fp.length if fp is not None else 0 for fp in fps], dtype=float)[ix]
-        answered[gid] = int(counts.sum())
-        both = (counts[:, None] & counts[None, :])[upper]
-        common = shared.counts[gid][np.ix_(ix, ix)][upper].astype(float)
-        a, b = size[upper[0]], size[upper[1]]
-        similarity = np.where(both, common * (1 / np.maximum(a, 1) + 1 / np.maximum(b, 1)) / 2, 0.0)
-        baseline = float(np.median(similarity[both])) if answered[gid] >= MIN_ANSWERS else 0.0
-        baselines[gid] = baseline if answered[gid] >= MIN_ANSWERS else None
-        if baseline < FORCED:
-            excess = np.clip((similarity - baseline) / (1 - baseline), 0, 1)
-            weight = np.where(both, np.minimum(length[upper[0]], length[upper[1]]), 0) / SETTINGS[stub.kind].min_length
-        else:
-            excess = weight = np.zeros_like(similarity)
-        weighted[stub.kind] += weight * excess
-        weights[stub.kind] += weight
-        cells.append((gid, stub.kind, both, similarity, baseline, excess))
+    for c in cells:
+        weighted[c.kind] += c.weight * c.excess
+        weights[c.kind] += c.weight
     total = (weighted[CODE] + weighted[WRITTEN]) / np.maximum(weights[CODE] + weights[WRITTEN], EVIDENCE)
     by_kind = {kind: weighted[kind] / np.maximum(weights[kind], EVIDENCE) for kind in (CODE, WRITTEN)}
     order = np.argsort(-total, kind="stable")
@@ -168,23 +209,24 @@ def compare_notebook(
     for p in [*order[ranked >= THRESHOLD], *below]:
         i, j = int(upper[0][p]), int(upper[1][p])
         matches = tuple(
-            CellMatch(gid, kind, float(sim[p]), baseline, float(exc[p]))
-            for gid, kind, both, sim, baseline, exc in cells
-            if both[p]
+            CellMatch(c.grade_id, c.kind, float(c.similarity[p]), c.baseline or 0.0, float(c.excess[p]))
+            for c in cells
+            if c.both[p]
         )
-        pairs.append(
-            Pair(
-                notebook,
-                (students[i], students[j]),
-                (handins[i][1], handins[j][1]),
-                float(total[p]),
-                float(by_kind[CODE][p]) if weights[CODE][p] else None,
-                float(by_kind[WRITTEN][p]) if weights[WRITTEN][p] else None,
-                matches,
-            )
-        )
+        code, written = (float(by_kind[kind][p]) if weights[kind][p] else None for kind in (CODE, WRITTEN))
+        names, keys = (students[i], students[j]), (handins[i][1], handins[j][1])
+        pairs.append(Pair(notebook, names, keys, float(total[p]), code, written, matches))
     linked = [pair.students for pair in pairs if pair.score >= THRESHOLD]
-    return NotebookPairs(notebook, students, baselines, answered, total, pairs, clusters(linked))
+    return NotebookPairs(
+        notebook,
+        students,
+        {c.grade_id: c.baseline for c in cells},
+        {c.grade_id: c.answered for c in cells},
+        {c.grade_id: c.common for c in cells},
+        total,
+        pairs,
+        clusters(linked),
+    )
 
 
 def clusters(links: Sequence[tuple[str, str]]) -> list[list[str]]:

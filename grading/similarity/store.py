@@ -20,12 +20,11 @@ from pathlib import Path
 
 import copydetect
 import numpy as np
-from nbformat import NotebookNode
 
 from grading.course import Course
 from grading.files import write_atomically
 from grading.normalize import Unreadable
-from grading.similarity import answers, compare, fingerprint
+from grading.similarity import answers, compare, fingerprint, normalise
 from grading.similarity.answers import Stub
 from grading.similarity.compare import NotebookPairs, Pair, Shared
 from grading.similarity.fingerprint import Fingerprint
@@ -53,13 +52,15 @@ class Similarity:
     read: int  # hand-ins read and fingerprinted in this run (the others' fingerprints were in OUT)
     compared: int  # of those, the ones compared against every other: a file two students handed in counts once
     stubs: dict[str, dict[str, Stub]]  # notebook → grade_id → stub
-    boilerplate: dict[str, dict[str, np.ndarray]]  # notebook → grade_id → the stub's runs
+    boilerplate: dict[str, dict[str, frozenset[int]]]  # notebook → grade_id → the stub's runs
     texts: Mapping[str, Mapping[str, str]]  # key → grade_id → the student's own lines
     prints: Mapping[str, Mapping[str, Fingerprint]]  # key → grade_id → fingerprint
 
     def side_by_side(self, pair: Pair, grade_id: str) -> tuple[Fragments, Fragments]:
         """Both answers to one exercise, each cut into fragments marked True where the other has them."""
-        kind, boilerplate = self.stubs[pair.notebook][grade_id].kind, self.boilerplate[pair.notebook][grade_id]
+        kind = self.stubs[pair.notebook][grade_id].kind
+        common = next(nb.common[grade_id] for nb in self.notebooks if nb.notebook == pair.notebook)
+        boilerplate = self.boilerplate[pair.notebook][grade_id] | common  # neither is evidence: not marked
         a, b = (self.texts[key][grade_id] for key in pair.keys)
         prints_a, prints_b = (self.prints[key][grade_id].hashes for key in pair.keys)
         return (
@@ -71,18 +72,20 @@ class Similarity:
 def version(stubs: Mapping[str, Mapping[str, Stub]]) -> str:
     """What the stored fingerprints and shared counts depend on."""
     digest = hashlib.sha256(copydetect.__version__.encode())
-    for module in (answers, fingerprint, compare):
+    for module in (answers, normalise, fingerprint, compare):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(json.dumps({nb: {g: [s.kind, s.source] for g, s in st.items()} for nb, st in stubs.items()}).encode())
     return digest.hexdigest()
 
 
-def _pack(array: np.ndarray, dtype: str) -> str:
-    return base64.b64encode(zlib.compress(array.astype(dtype).tobytes())).decode()
+def _pack(array: np.ndarray, dtype: str, compress: bool = False) -> str:
+    data = array.astype(dtype).tobytes()
+    return base64.b64encode(zlib.compress(data) if compress else data).decode()
 
 
-def _unpack(text: str, dtype: str) -> np.ndarray:
-    return np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype=dtype)
+def _unpack(text: str, dtype: str, compressed: bool = False) -> np.ndarray:
+    data = base64.b64decode(text)
+    return np.frombuffer(zlib.decompress(data) if compressed else data, dtype=dtype)
 
 
 @dataclass
@@ -107,7 +110,7 @@ class Cache:
             counts = {}
             for gid, packed in table["counts"].items():
                 counts[gid] = np.zeros((len(keys), len(keys)), dtype=np.int32)
-                counts[gid][upper] = _unpack(packed, "<u4")
+                counts[gid][upper] = _unpack(packed, "<u4", compressed=True)  # mostly zeros
                 counts[gid] += counts[gid].T
             shared[notebook] = Shared(keys, counts)
         return cls(current, data["handins"], shared)
@@ -116,14 +119,14 @@ class Cache:
         shared = {}
         for notebook, table in self.shared.items():
             upper = np.triu_indices(len(table.keys), 1)
-            counts = {gid: _pack(counts[upper], "<u4") for gid, counts in table.counts.items()}
+            counts = {gid: _pack(counts[upper], "<u4", compress=True) for gid, counts in table.counts.items()}
             shared[notebook] = {"keys": table.keys, "counts": counts}
         write_atomically(path, json.dumps({"version": self.version, "handins": self.handins, "shared": shared}))
 
-    def add(self, key: str, content: bytes, release: NotebookNode, stubs: Mapping[str, Stub], boilerplate) -> None:
+    def add(self, key: str, content: bytes, stubs: dict[str, Stub], boilerplate: Mapping[str, frozenset[int]]) -> None:
         """Read one hand-in and keep its answers' fingerprints."""
         try:
-            found = answers.answers(content, release)
+            found = answers.answers(content, stubs)
         except Unreadable as error:
             self.handins[key] = {"unreadable": error.reason}
             return
@@ -167,7 +170,7 @@ def update(out: Path, course: Course, saved: State) -> Similarity:
             except OSError as error:
                 left_out.append(LeftOut(student, notebook, f"its copy in OUT could not be read ({error.strerror})"))
                 continue
-            cache.add(key, content, course.release(notebook), stubs[notebook], boilerplate[notebook])
+            cache.add(key, content, stubs[notebook], boilerplate[notebook])
             read += 1
         if "unreadable" in cache.handins[key]:
             left_out.append(LeftOut(student, notebook, cache.handins[key]["unreadable"]))
