@@ -183,8 +183,8 @@ def test_stub_lines_never_count_even_renamed():
     )
     renamed = "def dz_dx(t):\n    'dz/dx for y = x**2.'\n    raise NotImplementedError( )\n"
     assert own_lines(renamed, stub) == ""
-    answer = renamed + "    return 4 * t\n"
-    assert own_lines(answer, stub) == "return 4 * t"
+    answer = renamed + "    while t is not None:\n        t = None\n    return t\n"
+    assert own_lines(answer, stub) == "while t is not None:\n    t = None\nreturn t"
     # stub runs are never fingerprints, even when the stub's lines stay in the answer
     assert fingerprint(stub.source, "code", stub_hashes(stub.source, "code")).hashes.size == 0
 
@@ -324,5 +324,5 @@ def test_code_is_normalised_as_copydetect_does():
     for answer in code:
         ours = normalise(answer, "code")
         assert ours.text == re.sub(r'"S?"|S', "S", filter_code(answer, "answer.py", "python")[0]), answer
-        for char, start, end in zip(ours.text, ours.starts, ours.ends):  # each character knows its source
-            assert answer[start:end] == char or char in "VFOS"
+        for char, start, end in zip(ours.text, ours.starts, ours.ends):  # each character knows its token
+            assert char in answer[start:end] or char in "VFOS" and answer[start:end].strip()

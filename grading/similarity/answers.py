@@ -7,6 +7,7 @@ repairs grading needs besides (locked cells put back, validation) change no answ
 most of the time here (7 ms a hand-in against 1).
 """
 
+import keyword
 import re
 import textwrap
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from nbformat import NotebookNode
 from grading.normalize import as_dict, grade_id, nbgrader_meta, parse, read_cell
 
 CODE, WRITTEN = "code", "markdown"  # an answer's kind: the release cell's type
-NAME = re.compile(r"[^\W\d]\w*")
+NAME = re.compile(rf"\b(?!(?:{'|'.join(keyword.kwlist)})\b)[^\W\d]\w*")  # not a keyword
 LAYOUT = str.maketrans("", "", " \t\r\n\f'\"()")
 
 
@@ -41,8 +42,9 @@ def stubs(release: NotebookNode) -> dict[str, Stub]:
 
 def shape(line: str) -> str:
     """A line with every name the same, without spaces, quotes or brackets: `def dz_dx(t):` is the
-    stub's `def dz_dx(x):`, a docstring re-quoted is its docstring, `return (a, b)` its `return x, y`."""
-    return NAME.sub("I", line.translate(LAYOUT))
+    stub's `def dz_dx(x):`, a docstring re-quoted is its docstring, `return (a, b)` its `return x, y`;
+    `return names` is not its `raise NotImplementedError()`."""
+    return NAME.sub("I", line).translate(LAYOUT)
 
 
 def own_lines(text: str, stub: Stub) -> str:

@@ -11,8 +11,8 @@ keeps). A string or bracket left open, indentation that does not line up: any te
 tokens all the same.
 A written answer becomes its lower-case words, one space apart.
 
-Each character of a normalised answer knows which characters of the answer it stands for, so that
-a shared run can be highlighted where the student wrote it.
+Each character of a normalised answer knows which token of the answer it comes from (a word, for
+written answers), so that a shared run can be highlighted where the student wrote it.
 """
 
 import builtins
@@ -75,12 +75,9 @@ def _code(answer: str) -> Normalised:
         previous = token
         parts.append(symbol)
         start, end = match.span()
-        if symbol == token:
-            starts.extend(range(start, end))
-            ends.extend(range(start + 1, end + 1))
-        else:
-            starts.append(start)
-            ends.append(end)
+        # every character stands for its whole token: a highlight never stops inside a name
+        starts.extend([start] * len(symbol))
+        ends.extend([end] * len(symbol))
     return Normalised("".join(parts), np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64))
 
 
@@ -90,14 +87,12 @@ def _words(answer: str) -> Normalised:
     starts: list[int] = []
     ends: list[int] = []
     for match in WORD.finditer(answer):
-        word = match.group().lower()
-        if len(word) != len(match.group()):  # lower() changed its length ('İ'): keep it as it is
-            word = match.group()
         if parts:
             parts.append(" ")
             starts.append(ends[-1])
             ends.append(match.start())
+        word = match.group().lower()
         parts.append(word)
-        starts.extend(range(match.start(), match.end()))
-        ends.extend(range(match.start() + 1, match.end() + 1))
+        starts.extend([match.start()] * len(word))
+        ends.extend([match.end()] * len(word))
     return Normalised("".join(parts), np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64))
