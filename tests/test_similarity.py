@@ -33,7 +33,7 @@ from grading.similarity import store
 from grading.similarity.answers import WRITTEN, Stub, own_lines, stubs
 from grading.similarity.compare import THRESHOLD, compare_notebook, update_shared
 from grading.similarity.fingerprint import fingerprint, run_hashes, shared_fragments, stub_hashes
-from grading.similarity.normalise import normalise
+from grading.similarity.normalise import normalise, normalised_text
 from grading.state import State, stored_path
 
 COPIES = ("a", "copy", "partial", "one-changed")
@@ -323,6 +323,7 @@ def test_code_is_normalised_as_copydetect_does():
     assert len(code) > 100
     for answer in code:
         ours = normalise(answer, "code")
+        assert normalised_text(answer, "code") == ours.text
         assert ours.text == re.sub(r'"S?"|S', "S", filter_code(answer, "answer.py", "python")[0]), answer
         for char, start, end in zip(ours.text, ours.starts, ours.ends):  # each character knows its token
             assert char in answer[start:end] or char in "VFOS" and answer[start:end].strip()

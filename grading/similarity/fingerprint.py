@@ -15,7 +15,7 @@ import numpy as np
 from copydetect.utils import get_copied_slices, winnow
 
 from grading.similarity.answers import CODE, WRITTEN
-from grading.similarity.normalise import normalise
+from grading.similarity.normalise import normalise, normalised_text
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def run_hashes(text: str, k: int) -> np.ndarray:
 
 def stub_hashes(stub: str, kind: str) -> frozenset[int]:
     """Every run of the stub: boilerplate, never a fingerprint."""
-    return frozenset(run_hashes(normalise(stub, kind).text, SETTINGS[kind].k).tolist())
+    return frozenset(run_hashes(normalised_text(stub, kind), SETTINGS[kind].k).tolist())
 
 
 def _winnowed(text: str, kind: str, boilerplate: frozenset[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +77,9 @@ def _winnowed(text: str, kind: str, boilerplate: frozenset[int]) -> tuple[np.nda
 
 
 def fingerprint(answer: str, kind: str, boilerplate: frozenset[int]) -> Fingerprint:
-    text = normalise(answer, kind).text
+    text = normalised_text(answer, kind)
+    if len(text) < SETTINGS[kind].min_length:  # never compared: not worth hashing
+        return Fingerprint(np.empty(0, dtype=np.int64), len(text))
     hashes, _ = _winnowed(text, kind, boilerplate)
     return Fingerprint(np.array(sorted(set(hashes.tolist())), dtype=np.int64), len(text))
 

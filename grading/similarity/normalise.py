@@ -48,7 +48,25 @@ class Normalised:
 
 
 def normalise(answer: str, kind: str) -> Normalised:
+    """The normalised answer, each character with its place in `answer`: to highlight."""
     return _words(answer) if kind == WRITTEN else _code(answer)
+
+
+def normalised_text(answer: str, kind: str) -> str:
+    """`normalise(answer, kind).text`, five times faster: to fingerprint every answer of a class."""
+    if kind == WRITTEN:
+        return " ".join(word.lower() for word in WORD.findall(answer))
+    previous = ""
+
+    def replace(match: re.Match) -> str:
+        nonlocal previous
+        if match.lastgroup == "layout":
+            return ""
+        symbol = _symbol(match.lastgroup, match.group(), previous)
+        previous = match.group()
+        return symbol
+
+    return TOKEN.sub(replace, answer)
 
 
 def _symbol(kind: str, token: str, previous: str) -> str:

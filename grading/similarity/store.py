@@ -50,7 +50,7 @@ class Similarity:
     notebooks: list[NotebookPairs]
     left_out: list[LeftOut]
     read: int  # hand-ins read and fingerprinted in this run (the others' fingerprints were in OUT)
-    compared: int  # of those, the ones compared against every other: a file two students handed in counts once
+    compared: int  # hand-ins compared against every other in this run (a file two students handed in: once)
     stubs: dict[str, dict[str, Stub]]  # notebook → grade_id → stub
     boilerplate: dict[str, dict[str, frozenset[int]]]  # notebook → grade_id → the stub's runs
     texts: Mapping[str, Mapping[str, str]]  # key → grade_id → the student's own lines
@@ -88,6 +88,17 @@ def _unpack(text: str, dtype: str, compressed: bool = False) -> np.ndarray:
     return np.frombuffer(zlib.decompress(data) if compressed else data, dtype=dtype)
 
 
+def _shared(table: dict) -> Shared:
+    """A notebook's shared counts, from their upper triangles (mostly zeros: compressed)."""
+    keys, upper = table["keys"], np.triu_indices(len(table["keys"]), 1)
+    counts = {}
+    for gid, packed in table["counts"].items():
+        counts[gid] = np.zeros((len(keys), len(keys)), dtype=np.int32)
+        counts[gid][upper] = _unpack(packed, "<u4", compressed=True)
+        counts[gid] += counts[gid].T
+    return Shared(keys, counts)
+
+
 @dataclass
 class Cache:
     """OUT/similarity.json in memory."""
@@ -98,22 +109,15 @@ class Cache:
 
     @classmethod
     def load(cls, path: Path, current: str) -> "Cache":
+        """What OUT/similarity.json holds; nothing when there is none, it is damaged, or it was made
+        by other code or for other stubs."""
         try:
             data = json.loads(path.read_text())
-        except (OSError, ValueError):  # none yet, or cut short: start afresh
+            if data["version"] != current:
+                return cls(current, {}, {})
+            return cls(current, data["handins"], {nb: _shared(table) for nb, table in data["shared"].items()})
+        except (OSError, ValueError, KeyError, TypeError, zlib.error):
             return cls(current, {}, {})
-        if data.get("version") != current:
-            return cls(current, {}, {})
-        shared = {}
-        for notebook, table in data["shared"].items():
-            keys, upper = table["keys"], np.triu_indices(len(table["keys"]), 1)
-            counts = {}
-            for gid, packed in table["counts"].items():
-                counts[gid] = np.zeros((len(keys), len(keys)), dtype=np.int32)
-                counts[gid][upper] = _unpack(packed, "<u4", compressed=True)  # mostly zeros
-                counts[gid] += counts[gid].T
-            shared[notebook] = Shared(keys, counts)
-        return cls(current, data["handins"], shared)
 
     def save(self, path: Path) -> None:
         shared = {}
@@ -159,19 +163,21 @@ def update(out: Path, course: Course, saved: State) -> Similarity:
         student, notebook = meta["student"], meta["notebook"]
         if notebook not in stubs:
             continue
-        if meta.get("problem") or not meta.get("digest"):
-            left_out.append(LeftOut(student, notebook, meta.get("problem") or "the file could not be read"))
+        if meta.get("problem"):
+            left_out.append(LeftOut(student, notebook, meta["problem"]))
             continue
-        key = f"{notebook}/{meta['digest']}"
-        seen.add(key)
-        if key not in cache.handins:
-            try:
+        content = None
+        try:
+            if not meta.get("digest"):  # an OUT from before digests were kept
                 content = stored_path(out, k).read_bytes()
-            except OSError as error:
-                left_out.append(LeftOut(student, notebook, f"its copy in OUT could not be read ({error.strerror})"))
-                continue
-            cache.add(key, content, stubs[notebook], boilerplate[notebook])
-            read += 1
+            key = f"{notebook}/{meta.get('digest') or hashlib.sha256(content).hexdigest()}"
+            seen.add(key)
+            if key not in cache.handins:
+                cache.add(key, content or stored_path(out, k).read_bytes(), stubs[notebook], boilerplate[notebook])
+                read += 1
+        except OSError as error:
+            left_out.append(LeftOut(student, notebook, f"its copy in OUT could not be read ({error.strerror})"))
+            continue
         if "unreadable" in cache.handins[key]:
             left_out.append(LeftOut(student, notebook, cache.handins[key]["unreadable"]))
             continue
