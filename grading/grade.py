@@ -6,7 +6,8 @@
     run      hand-ins ─► pool (workers: execute.Grader) ─► each result stored as it arrives:
              the gradebook, the student's feedback page, OUT/state.json
     publish  stored results + grades by hand (manual.py) + lateness (late.py) ─► the feedback pages
-             they change, nbgrader-export.csv, grades.csv, report.html
+             they change, nbgrader-export.csv, grades.csv, report.html;
+             stored hand-ins ─► similarity.html, similarity.csv (only what changed is compared)
 
 `report` is publish alone, with every feedback page rendered again from what OUT stores.
 Nothing graded is lost to a kill: each result is in OUT's journal the moment it arrives.
@@ -31,7 +32,7 @@ from grading.files import write_atomically
 from grading.late import NO_DUE_DATES, Policy
 from grading.manual import HandGrades
 from grading.records import ERROR, GRADED, UNREADABLE, HandIn, Result, Stray
-from grading.render import feedback, grades, report
+from grading.render import feedback, grades, report, similarity
 from grading.state import State
 
 
@@ -252,6 +253,7 @@ def publish(
     notes = [*saved.notes, *warnings(saved)]
     gradebook.export(course.folder, course.course_id, out / "nbgrader-export.csv")
     grades.write_grades_csv(results, out / "grades.csv")
+    alike = similarity.publish(out, course, saved)
     report.write_report_html(
         results,
         saved.stray_records(),
@@ -260,6 +262,7 @@ def publish(
         course.misconceptions,
         set_aside=hand.set_aside,
         late_rule=policy.describe() if policy.due else "",
+        similarity=alike,
     )
     return results
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -23,6 +24,9 @@ from grading.gradebook import HandGrade
 from grading.late import duration, stamp
 from grading.records import ERROR, GRADED, MISSING, STATUSES, UNREADABLE, Result, Stray
 from grading.render import pages
+
+if TYPE_CHECKING:  # the similarity report imports copydetect: not for every reader of this module
+    from grading.render.similarity import Summary
 
 # The order of the 'needs a look' list: what lost a student points first, absences last.
 LOOK_ORDER = {ERROR: 0, UNREADABLE: 1, GRADED: 2, MISSING: 3}
@@ -153,10 +157,12 @@ def write_report_html(
     tags_of: Callable[[str], list[str]],
     set_aside: list[HandGrade] = (),
     late_rule: str = "",
+    similarity: "Summary | None" = None,
 ) -> None:
     """The class report: notes, counts, plots, then every hand-in and file that needs a look, the
-    grading by hand (`set_aside`: grades whose answer changed since) and lateness (`late_rule`:
-    the penalty rule, when a notebook has a due date)."""
+    grading by hand (`set_aside`: grades whose answer changed since), lateness (`late_rule`: the
+    penalty rule, when a notebook has a due date) and the pairs of hand-ins whose answers look most
+    alike (when `similarity` is given)."""
     exercises = exercise_stats(results)
     costs = misconception_costs(results, tags_of)
     ran = [r for r in results if r.status != MISSING]
@@ -190,6 +196,7 @@ def write_report_html(
             if r.late_by
         ],
         strays=sorted(strays, key=lambda s: s.source),
+        similarity=similarity,
     )
     write_atomically(path, page)
 
