@@ -7,7 +7,8 @@ backward() (each rule is watched as it runs: was the output seeded, did a rule r
 the rules of the values made from it?), then your training loop (each known mistake is the same
 loop in PyTorch, changed: gradients not reset, a step uphill, ...). A cause it knows is named with
 its tag. `your_code()` lets a demonstration cell say what is missing instead of stopping 'Run all';
-`watch_backward(z, a=a)` prints each share as your rules add it into a.grad.
+`watch_backward(z, a=a)` prints each share as your rules add it into a.grad; `plot_losses` draws
+training curves (not in the grader, where no picture is seen).
 """
 
 import warnings
@@ -29,6 +30,7 @@ from coursework.helpers.checks import (
     close,
     error_text,
     expect_checks,
+    pictures_shown,
     tagged,
     verdict,
 )
@@ -37,6 +39,7 @@ from coursework.helpers.operations import OPERATIONS, cases, rule_problem, value
 __all__ = [
     "your_code",
     "watch_backward",
+    "plot_losses",
     "check_mul",
     "check_power",
     "check_neg_and_sub",
@@ -670,8 +673,9 @@ def check_train_neuron(train_neuron, Value, cases=TRAIN_CASES, must_pass=False):
             if problem:
                 raise CheckFailed(problem)
         w, b, _ = torch_training(*cases[0])
+        more = f" (and from the other {_len(cases) - 1} starts too)" if _len(cases) > 1 else ""
         return (f"your engine and PyTorch end at the same w = {w:.6f}, b = {b:.6f} after {cases[0][4]} steps, with the "
-                f"same loss at every step ({_len(cases)} training(s)).")
+                f"same loss at every step{more}.")
 
     _check("train_neuron", must_pass, body)
 
@@ -703,3 +707,33 @@ def watch_backward(output, **named):
     finally:
         for v, rule in zip(values, rules):
             v._backward = rule
+
+
+def plot_losses(title, curves, coincide=False, neuron=None):
+    """The loss at every step of each training of `curves` ({label: losses}), on a log scale. With
+    `coincide`, the first curve as dots and the others as lines through them; with `neuron` =
+    (w, b, xs, ys), a second panel: the points and the trained neuron tanh(w·x + b)."""
+    if not pictures_shown():
+        return
+    import math
+
+    import matplotlib.pyplot as plt
+
+    panels = 2 if neuron else 1
+    fig, axes = plt.subplots(1, panels, figsize=(4.8 * panels + 0.6, 3.4), layout="constrained", squeeze=False)
+    left = axes[0][0]
+    for i, (label, losses) in enumerate(curves.items()):
+        style = {"marker": "o", "linestyle": "none", "ms": 7} if coincide and i == 0 else {"marker": "."}
+        left.plot(range(1, _len(losses) + 1), losses, label=label, **style)
+    left.set_yscale("log")
+    left.set(xlabel="step", ylabel="loss L (log scale)", title=title)
+    left.legend(fontsize=8)
+    if neuron:
+        w, b, xs, ys = neuron
+        right = axes[0][1]
+        grid = [min(xs) - 1 + i * (max(xs) - min(xs) + 2) / 100 for i in range(101)]
+        right.plot(grid, [math.tanh(w * g + b) for g in grid], label=f"tanh({w:.2f}·x + {b:.2f})")
+        right.scatter(xs, ys, color="black", zorder=3, label="the points")
+        right.set(xlabel="x", ylabel="y", title="the trained neuron")
+        right.legend(fontsize=8)
+    plt.show()
