@@ -7,7 +7,7 @@ backward() (each rule is watched as it runs: was the output seeded, did a rule r
 the rules of the values made from it?), then your training loop (each known mistake is the same
 loop in PyTorch, changed: gradients not reset, a step uphill, ...). A cause it knows is named with
 its tag. `your_code()` lets a demonstration cell say what is missing instead of stopping 'Run all';
-`watch_backward(z, a=a)` prints each share as your rules add it into a.grad; `plot_losses` draws
+`watch_backward(z, a=a)` prints a.grad each time one of your rules changes it; `plot_losses` draws
 training curves (not in the grader, where no picture is seen).
 """
 
@@ -684,8 +684,8 @@ def check_train_neuron(train_neuron, Value, cases=TRAIN_CASES, must_pass=False):
 
 
 def watch_backward(output, **named):
-    """Run output.backward() on your engine and print each share that reaches a value you name
-    (a=a), as your rules add it into its .grad."""
+    """Run output.backward() on your engine and print, each time a rule changes the .grad of a value
+    you name (a=a), which rule it was and what .grad went from and to."""
     names = {id(v): n for n, v in named.items()}
     values = below(output)
     rules = [v._backward for v in values]
@@ -696,7 +696,7 @@ def watch_backward(output, **named):
             rule()
             for (n, u), old in zip(named.items(), before):
                 if u.grad != old:
-                    print(f"the rule of {formula(v, names)} adds {u.grad - old:g} to {n}.grad, which is now {u.grad:g}")
+                    print(f"the rule of {formula(v, names)} changes {n}.grad from {old:g} to {u.grad:g}")
 
         return noted
 
