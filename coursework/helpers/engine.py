@@ -131,9 +131,11 @@ def _check(name, must_pass, body):
 
 
 def _functions(**given):
+    """CheckFailed unless each given function (and the class Value) can be called."""
     for name, fn in given.items():
         if not _callable(fn):
-            raise CheckFailed(f"`{name}` should be a function (or, for Value, your class), not {type(fn).__name__}.")
+            what = "your class Value" if name == "Value" else f"a function (def {name}(...): ...)"
+            raise CheckFailed(f"`{name}` should be {what}, not {type(fn).__name__}.")
 
 
 @contextmanager
