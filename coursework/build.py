@@ -5,10 +5,14 @@ build_course     runs nbgrader's generate_assignment on every prepared notebook,
                  course manifest (course.json) that tells the grader what it needs of the course.
 """
 
+import errno
 import hashlib
 import json
+import logging
+import os
 import re
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -93,6 +97,21 @@ def cause(log: str) -> str:
     return errors[-1] if errors else (log.strip().splitlines() or ["no log"])[-1]
 
 
+FULL_GRADEBOOK = "database or disk is full"  # sqlite's words for a full disk
+
+
+@contextmanager
+def gradebook_log_kept_quiet():
+    """nbgrader's gradebook logs a failed commit, with its traceback, to tornado's logger, which prints to
+    stderr when nothing handles it. The build reports the failure itself, in one line."""
+    logger, handler = logging.getLogger("tornado.application"), logging.NullHandler()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
 def build_course(course_dir: Path, pub: config.Publication | None = None) -> list[str]:
     """Create an nbgrader course folder: one assignment per notebook, named like it, with its
     source, release version and gradebook, and the manifest. Returns the notebook names."""
@@ -109,8 +128,12 @@ def build_course(course_dir: Path, pub: config.Publication | None = None) -> lis
         nbformat.write(prepare_source(name, pub), source)
     api = NbGraderAPI(config=nbgrader_config(course_dir))
     for name in names:
-        result = api.generate_assignment(name, force=True, create=True)
+        with gradebook_log_kept_quiet():
+            result = api.generate_assignment(name, force=True, create=True)
         if not result["success"]:
-            raise RuntimeError(f"nbgrader could not release {name} into {course_dir}: {cause(result.get('log', ''))}")
+            log = result.get("log", "")
+            if FULL_GRADEBOOK in log:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            raise RuntimeError(f"nbgrader could not release {name} into {course_dir}: {cause(log)}")
     (course_dir / MANIFEST).write_text(json.dumps(manifest(names, pub), indent=1) + "\n")
     return names

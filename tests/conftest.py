@@ -84,6 +84,28 @@ def assert_fails_quietly(check, answer, capsys) -> None:
         check(answer, must_pass=True)
 
 
+# The cells of notebook 07 that make up the engine: the Value class, the rules, the order, backward()
+# and the training.
+ENGINE_CELLS = ["value", "add", "mul", "power", "neg_and_sub", "tanh", "topological_order", "backward", "train_neuron"]
+
+
+def engine(**answers: str) -> dict:
+    """The engine of notebook 07's solution, run in-process: its cells' names (Value, mul, backward, ...).
+    `answers` replace answer cells by grade_id, as a hand-in does."""
+    import math
+
+    import torch
+
+    from coursework.answers import fill_answers, solution_answers
+
+    source = nbformat.read(config.SOLUTIONS / "07_build_your_own_autograd.ipynb", as_version=4)
+    cells = {cell.id: cell.source for cell in fill_answers(source, solution_answers(source) | answers).cells}
+    namespace = {"math": math, "torch": torch}
+    for cell_id in ENGINE_CELLS:
+        exec(cells[cell_id], namespace)
+    return namespace
+
+
 @pytest.fixture(scope="session")
 def course_dir(tmp_path_factory) -> Path:
     """The course, built once; no test writes into it."""

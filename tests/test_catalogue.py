@@ -2,17 +2,21 @@
 from the exercise's derivation. Every entry of every table, answered as a student would, fails its
 exercise's visible and hidden checks naming that entry's tag and hint; the mistakes the course set
 out to recognise are in them; a new derivation gets its table without writing one; and no failing
-visible check shows a number that an exercise asks for."""
+visible check shows a number that an exercise asks for. Notebook 07's tables too: each rule's
+mistakes (generated from its local derivatives), the bugs of backward(), the training's mistakes."""
 
+import math
 import re
 
 import pytest
 import torch
-from conftest import tags
+from conftest import engine, tags
 
-from coursework.helpers import chain_rule, descent, practice
-from coursework.helpers.checks import CheckFailed
+from coursework.helpers import chain_rule, descent, operations, practice
+from coursework.helpers import engine as engine_checks
+from coursework.helpers.checks import CheckFailed, close
 from coursework.helpers.derivations import Derivation, Factor, at_point, catalogue
+from coursework.helpers.operations import OPERATIONS
 
 # The hidden tests' points, as the notebooks pass them (0-d tensor arguments included).
 HIDDEN = {
@@ -179,3 +183,142 @@ def test_the_hidden_checks_keep_their_detail(capsys):
         chain_rule.check_predicted_x_grad(lambda: 7.0, must_pass=True)
     with pytest.raises(CheckFailed, match="gives 64"):
         chain_rule.check_dz_da(lambda a, b: 0.0, points=[(2.0, 1.0)], must_pass=True)
+
+
+# ---- Notebook 07: the mistakes of an engine ----------------------------------------------------------
+
+FORWARD = {"*": lambda a, b: a * b, "**": lambda a, n: a**n, "neg": lambda a: -a, "-": lambda a, b: a - b,
+           "tanh": math.tanh}
+RULE_CHECKS = {  # the operation's symbol: (its check, with the neighbouring function where it has one)
+    "*": lambda fn, ns, **kw: engine_checks.check_mul(fn, ns["Value"], **kw),
+    "**": lambda fn, ns, **kw: engine_checks.check_power(fn, ns["Value"], **kw),
+    "neg": lambda fn, ns, **kw: engine_checks.check_neg_and_sub(fn, ns["sub"], ns["Value"], **kw),
+    "-": lambda fn, ns, **kw: engine_checks.check_neg_and_sub(ns["neg"], fn, ns["Value"], **kw),
+    "tanh": lambda fn, ns, **kw: engine_checks.check_tanh(fn, ns["Value"], **kw),
+}
+HIDDEN_CASES = {"*": {"cases": [(2.0, -3.0, 1.5, 0.0), (0.0, 7.0, 1.0, 0.0), (-2.5, -4.0, -0.5, 1.0)]},
+                "**": {"cases": [(3.0, 3, 0.5, 0.0), (2.0, 2, 1.0, 0.0), (4.0, 0.5, 1.0, 0.25), (2.0, -1, 1.0, 0.0)]},
+                "neg": {"neg_cases": [(2.0, 1.5, 0.0), (0.0, -1.0, 2.0), (-0.5, 3.0, 0.25)]},
+                "-": {"sub_cases": [(2.0, 5.0, 1.5, 0.0), (3.0, 3.0, -0.5, 1.0), (-1.0, 0.5, 2.0, 0.25)]},
+                "tanh": {"cases": [(0.5, 1.5, 0.0), (3.0, 1.0, 0.0), (2.0, 0.5, 0.25)]}}
+RULE_ENTRIES = [(symbol, i) for symbol in RULE_CHECKS for i in range(len(OPERATIONS[symbol].catalogue()))]
+
+
+def rule_answer(symbol, mistake, Value):
+    """The operation's function as a student who makes this mistake writes it, on real Values."""
+    operation = OPERATIONS[symbol]
+
+    def fn(*args):
+        parents, n = list(args[: operation.arity]), (args[1] if operation.param else None)
+        xs = [p.data for p in parents]
+        out = Value(FORWARD[symbol](*xs, *([n] if operation.param else [])), parents=parents, op=symbol)
+
+        def _backward():
+            for argument, (p, d) in enumerate(zip(parents, (mistake.local or operation.local)(xs, n))):
+                share = d * out.grad if mistake.times_out_grad else d
+                p.grad = share if argument in mistake.assign else p.grad + share
+
+        out._backward = _backward
+        return out
+
+    return fn
+
+
+@pytest.mark.parametrize(("symbol", "i"), RULE_ENTRIES, ids=[f"{s}:{i}" for s, i in RULE_ENTRIES])
+def test_every_rule_entry_is_named_by_its_check(symbol, i, capsys):
+    ns = engine()
+    mistake = OPERATIONS[symbol].catalogue()[i]
+    answer = rule_answer(symbol, mistake, ns["Value"])
+    RULE_CHECKS[symbol](answer, ns)
+    assert_named(capsys.readouterr().out, mistake)
+    with pytest.raises(CheckFailed) as failure:
+        RULE_CHECKS[symbol](answer, ns, must_pass=True, **HIDDEN_CASES[symbol])
+    assert_named(str(failure.value), mistake)
+
+
+def test_the_right_rule_is_pytorch_s():
+    """The rule the mistakes are changes of gives PyTorch's gradients, in every visible case."""
+    right = operations.Mistake("", None)
+    for symbol, raw in engine_checks.CASES.items():
+        operation = OPERATIONS[symbol]
+        for case in operations.cases(operation, raw):
+            assert all(close(s, t) for s, t in zip(operation.simulated(right, case), operation.torch_grads(case)[0]))
+
+
+def test_each_rule_table_holds_distinct_mistakes():
+    for symbol in RULE_CHECKS:
+        operation = OPERATIONS[symbol]
+        tried = operations.cases(operation, engine_checks.CASES[symbol])
+        values = [tuple(round(g, 6) for case in tried for g in operation.simulated(m, case))
+                  for m in operation.catalogue()]
+        assert len(set(values)) == len(values), symbol
+
+
+BUGGY = {  # each known bug of backward(), as a student's code makes it
+    "unseeded-output": {"backward": """def backward(output):
+    for v in reversed(topological_order(output)):
+        v._backward()"""},
+    "extra-path": {"topological_order": """def topological_order(output):
+    order = []
+    for parent in output._parents:
+        order += topological_order(parent)
+    return order + [output]"""},
+    "wrong-order": {"backward": """def backward(output):
+    output.grad = 1.0
+    for v in topological_order(output):
+        v._backward()"""},
+    "chain-stopped-early": {"backward": """def backward(output):
+    output.grad = 1.0
+    output._backward()"""},
+}
+
+
+@pytest.mark.parametrize("bug", engine_checks.ENGINE_BUGS, ids=lambda bug: bug.tag)
+def test_every_engine_bug_is_named_by_the_examples(bug, capsys):
+    ns = engine(**BUGGY[bug.tag])
+    engine_checks.check_backward_example_2(ns["backward"], ns["Value"])
+    out = capsys.readouterr().out
+    assert tags(out) == {bug.tag} and bug.says in out, out
+    with pytest.raises(CheckFailed) as failure:
+        engine_checks.check_backward_example_2(ns["backward"], ns["Value"], points=[(0.5, 3.0), (-1.0, 2.0)],
+                                               must_pass=True)
+    assert tags(str(failure.value)) == {bug.tag} and bug.says in str(failure.value)
+
+
+def training_with(ns, reset="wb", sign=-1.0, with_lr=True, mean=False):
+    """The training loop of exercise 7 on the engine `ns`, changed as a known mistake changes it."""
+
+    def train(w, b, xs, ys, steps, lr):
+        losses = []
+        for _ in range(steps):
+            for name, p in (("w", w), ("b", b)):
+                if name in reset:
+                    p.grad = 0.0
+            total = sum((ns["tanh"](w * x + b) - y) ** 2 for x, y in zip(xs, ys))
+            loss = total * (1 / len(xs)) if mean else total
+            loss.backward()
+            step = lr if with_lr else 1.0
+            w.data += sign * step * w.grad
+            b.data += sign * step * b.grad
+            losses.append(loss.data)
+        return losses
+
+    return train
+
+
+@pytest.mark.parametrize("mistake", engine_checks.TRAINING_MISTAKES, ids=lambda m: str(m.settings))
+def test_every_training_mistake_is_named(mistake, capsys):
+    ns = engine()
+    train = training_with(ns, **mistake.settings)
+    engine_checks.check_train_neuron(train, ns["Value"])
+    assert_named(capsys.readouterr().out, mistake)
+    hidden = [(0.0, 0.0, [-2.0, -1.0, 0.5, 2.0], [-0.9, -0.7, 0.3, 0.8], 15, 0.1)]
+    with pytest.raises(CheckFailed) as failure:
+        engine_checks.check_train_neuron(train, ns["Value"], cases=hidden, must_pass=True)
+    assert_named(str(failure.value), mistake)
+
+
+def test_the_training_loop_the_mistakes_change_is_right(capsys):
+    ns = engine()
+    engine_checks.check_train_neuron(training_with(ns), ns["Value"])
+    assert capsys.readouterr().out.startswith("✅")

@@ -253,3 +253,125 @@ def test_drawing_helpers_draw_only_where_pictures_are_shown(text_only, tmp_path)
     assert not [o for o in outputs if o.output_type == "error"]
     pictures = [o for o in outputs if {"image/png", "image/svg+xml"} & set(o.get("data", {}))]
     assert (len(pictures), len(outputs)) == ((0, 0) if text_only else (3, 3))
+
+
+# ---- The graphs of your own Values (notebook 07) ------------------------------------------------------
+
+
+def as_torch_draws_it_without_its_own_parts(dot) -> str:
+    """PyTorch's drawing without what only PyTorch has: its node names (the small grey line) and each
+    leaf's AccumulateGrad node, the leaf's arrows leaving from the leaf's box instead."""
+    source = re.sub(r'<BR/><FONT POINT-SIZE="8" COLOR="grey35">\w+</FONT>', "", dot.source)
+    leaves = re.findall(r"^\tn(\d+) \[label=<<B>into ", source, re.MULTILINE)
+    lines = [line for line in source.splitlines(keepends=True)
+             if not re.match(r"\tn(\d+) \[label=<<B>into |\tt(\d+) -> n\2 ", line)]
+    source = "".join(lines)
+    for key in leaves:
+        source = re.sub(rf"\bn{key} ->", f"t{key} ->", source)
+    return source
+
+
+def neuron(w, b, tanh):
+    """A neuron and its squared error, with every operation of the engine: ×, +, tanh, −, neg, **. PyTorch's
+    graph keeps no number for out − 0.25: named, the drawing knows it."""
+    out = tanh(w * -1.5 + b)
+    error = out - 0.25
+    return {"out": out, "error": error, "z": (-error) ** 2 * 0.5}
+
+
+EXPRESSIONS = {  # name: (the named values of an expression of the inputs, the inputs, paths_from)
+    "example 1": (lambda x, tanh: {"y": x**2, "z": 2 * x**2 + 3}, {"x": 3.5}, None),
+    "example 2": (lambda a, b, tanh: dict(zip("xyz", example_2_of(a, b))), {"a": 2.0, "b": 1.0}, "a"),
+    "a neuron": (neuron, {"w": 0.5, "b": -0.25}, "w"),
+    "a value used twice": (lambda a, b, tanh: {"u": a * b, "z": (a * b) * (a * b + 1)}, {"a": 2.0, "b": -1.5}, None),
+}
+
+
+def example_2_of(a, b):
+    x = 2 * a + 3 * b
+    y = 5 * a**2 + 3 * b**3
+    return x, y, 2 * x + 3 * y
+
+
+@pytest.mark.parametrize("name", EXPRESSIONS)
+def test_a_value_graph_is_drawn_as_torch_draws_the_same_expression(name):
+    """The drawing of your Values after backward() is PyTorch's drawing of the same expression (before
+    its backward()), less PyTorch's node names and AccumulateGrad nodes: the same boxes, operations,
+    numbers, gradients, shares and red paths."""
+    from conftest import engine
+
+    build, inputs, paths_from = EXPRESSIONS[name]
+    ns = engine()
+    values = {n: ns["Value"](v) for n, v in inputs.items()}
+    drawn = build(*values.values(), ns["tanh"])
+    drawn["z"].backward()
+    tensors = {n: torch.tensor(v, dtype=torch.float64, requires_grad=True) for n, v in inputs.items()}
+    torch_drawn = build(*tensors.values(), torch.tanh)
+    ours = graphs.graph_of(drawn["z"], paths_from=paths_from, **values, **drawn)
+    theirs = graphs.graph_of(torch_drawn["z"], paths_from=paths_from, **tensors, **torch_drawn)
+    assert ours.source == as_torch_draws_it_without_its_own_parts(theirs)
+    assert "grad " in ours.source and "AccumulateGrad" not in ours.source
+
+
+def test_the_shares_of_your_engine_add_up_as_torch_s_do():
+    from conftest import engine
+
+    ns = engine()
+    a, b = ns["Value"](2.0), ns["Value"](1.0)
+    x, y, z = example_2_of(a, b)
+    z.backward()
+    dot = graphs.graph_of(z, a=a, b=b, x=x, y=y, z=z)
+    found = {re.search(r'label="([^"]*)"', attrs).group(1) for s, _, attrs in edges(dot) if s == box(dot, "a = 2")}
+    assert found == {" ← 4", " ← 60"} and value_box(dot, "a")[-1] == "grad 64"
+
+
+def test_drawing_your_values_changes_no_grad():
+    from conftest import engine
+
+    ns = engine()
+    a, b = ns["Value"](2.0), ns["Value"](1.0)
+    x, y, z = example_2_of(a, b)
+    z.backward()
+    before = [v.grad for v in (a, b, x, y, z)]
+    graphs.graph_of(z, a=a, b=b)
+    assert [v.grad for v in (a, b, x, y, z)] == before == [64.0, 33.0, 2.0, 3.0, 1.0]
+
+
+def test_the_drawing_shows_what_your_engine_computed():
+    """With a rule that overwrites .grad, a's box shows what the engine left (one path's share)."""
+    from conftest import engine
+
+    ns = engine(mul='''def mul(a, b):
+    out = Value(a.data * b.data, parents=(a, b), op="*")
+
+    def _backward():
+        a.grad = b.data * out.grad
+        b.grad = a.data * out.grad
+
+    out._backward = _backward
+    return out''')
+    a, b = ns["Value"](2.0), ns["Value"](1.0)
+    x, y, z = example_2_of(a, b)
+    z.backward()
+    assert value_box(graphs.graph_of(z, a=a, b=b, z=z), "a")[-1] == f"grad {a.grad:g}" != "grad 64"
+
+
+def test_before_backward_a_value_drawing_says_so(capsys, monkeypatch):
+    from conftest import engine
+
+    ns = engine()
+    x = ns["Value"](3.5)
+    z = 2 * x**2 + 3
+    dot, not_run = graphs.drawing(z, x=x, z=z)
+    assert not_run and not any(line.startswith("grad") for ls in labels(dot).values() for line in ls)
+    assert ["x = 3.5"] in labels(dot).values() and value_box(dot, "z")[1:] == ["z = 27.5"]
+    monkeypatch.setattr(graphs, "show", lambda graph: None)
+    graphs.draw_graph(z, x=x, z=z)
+    assert "backward() has not run on it yet" in capsys.readouterr().out
+
+
+def test_a_value_with_no_parents_is_one_box():
+    from conftest import engine
+
+    x = engine()["Value"](3.5)
+    assert [["x = 3.5"]] == list(labels(graphs.graph_of(x, x=x)).values())

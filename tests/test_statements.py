@@ -1,9 +1,9 @@
 """What the notebooks say about PyTorch, run on the pinned torch: where the two paths of example 2
 are added (by the engine, before a's AccumulateGrad runs once) and what AccumulateGrad adds (across
 backward() calls); which graphs survive a second backward(); what the digit of a node's name means;
-what zero_grad() leaves. And the notebooks say it: each statement has its demonstrating cell, the
-corrected wordings are gone, 04 writes partial derivatives, examples 1 and 2 are named where they
-are defined, and nothing mentions a printed book."""
+what zero_grad() leaves; that a node runs once all its gradient has arrived. And the notebooks say
+it: each statement has its demonstrating cell, the corrected wordings are gone, 04 writes partial
+derivatives, examples 1 and 2 are named where they are defined, and nothing mentions a printed book."""
 
 import re
 
@@ -81,6 +81,17 @@ def test_the_digit_of_a_node_name_tells_the_overload():
     x, t = torch.tensor(3.0, requires_grad=True), torch.tensor(2.0, requires_grad=True)
     names = [type(r.grad_fn).__name__ for r in (x**2, x**t, 2**x)]
     assert names == ["PowBackward0", "PowBackward1", "PowBackward2"]
+
+
+def test_a_node_runs_once_every_gradient_for_it_has_arrived():
+    """07's summary: u = a·b used twice (z = u·(u + 1)); u's node runs once, with both shares summed."""
+    a, b = torch.tensor(2.0, requires_grad=True), torch.tensor(-1.5, requires_grad=True)
+    u = a * b
+    z = u * (u + 1)
+    runs = []
+    u.grad_fn.register_prehook(lambda grads: runs.append(grads[0].item()))
+    z.backward()
+    assert runs == [2 * u.item() + 1]
 
 
 def test_zero_grad_leaves_none():

@@ -1,4 +1,4 @@
-"""Pictures of PyTorch's computation graph.
+"""Pictures of PyTorch's computation graph, and of the graphs of your own Values (notebook 07).
 
 `draw_graph(z, x=x, y=y)` draws the graph that PyTorch recorded while computing `z`, the way
 micrograd's `draw_dot` draws its own: one box per value, named or not (2y, 3b³, ...), with the
@@ -10,6 +10,11 @@ out, node by node on the real graph, without touching any `.grad`: draw before `
 torchviz's `make_dot` shows the nodes but neither values nor gradients. `show(graph)` displays a
 drawing (this one or torchviz's); when Graphviz's `dot` program is missing, it says how to get the
 picture instead of failing.
+
+`draw_graph` draws a `Value` of your own engine the same way: the picture PyTorch's graph of the
+same expression gives, less PyTorch's node names and its `AccumulateGrad` nodes (your engine adds
+into `.grad` directly), and with every value's number even where PyTorch's graph kept none. Its
+gradients are the ones your backward() stored in `.grad`: draw after `z.backward()`.
 """
 
 import html
@@ -19,7 +24,8 @@ import shutil
 import graphviz
 import torch
 
-from coursework.helpers.checks import _isinstance, _len, _no_grad, _Tensor, pictures_shown
+from coursework.helpers.checks import _float, _isinstance, _len, _no_grad, _Tensor, pictures_shown
+from coursework.helpers.value_walk import NOT_RUN, ValueWalk, is_value
 
 __all__ = ["draw_graph", "graph_of", "show"]
 
@@ -68,12 +74,14 @@ def draw_graph(output, paths_from=None, grads=True, **named):
         return
     graph, freed = drawing(output, paths_from, grads, **named)
     if freed:
-        print(FREED)
+        print(NOT_RUN if is_value(output) else FREED)
     show(graph)
 
 
 def number(t):
-    """A tensor's numbers, short: `3.5`, `[1, 2, 3]`, or its shape when it is big."""
+    """A tensor's numbers (or a plain number), short: `3.5`, `[1, 2, 3]`, or its shape when it is big."""
+    if not _isinstance(t, _Tensor):
+        return f"{t:.6g}"
     t = t.detach()
     if t.numel() == 1:
         return f"{t.item():.6g}"
@@ -97,7 +105,14 @@ def saved(node, attribute):
 
 class Walk:
     """The graph below `output`: its backward nodes (each the maker of one value), the arrows
-    between them, and what each value was and what gradient reaches it."""
+    between them, and what each value was and what gradient reaches it.
+
+    What the drawing asks of a walk (value_walk.ValueWalk answers the same for your own Values):
+    nodes, inputs, values, constants, output_value; leaf(key), made(key, t), kind(key),
+    exponent(key), node_name(key), gradients(); and whether a leaf's gradient goes through a node of
+    its own (`accumulates`: PyTorch's AccumulateGrad)."""
+
+    accumulates = True
 
     def __init__(self, output, named):
         self.output, self.named = output, named
@@ -109,6 +124,7 @@ class Walk:
         self.values = self._values()
         self.constants = {}  # position -> the plain number an operation used (2 in 2·y)
         self._find_constants()
+        self.output_value = output
 
     def _visit(self, node):
         key = self.index.get(node)
@@ -121,6 +137,19 @@ class Walk:
 
     def leaf(self, key):
         return getattr(self.nodes[key], "variable", None)
+
+    def made(self, key, t):
+        """Whether the node at `key` made the tensor t."""
+        return t.grad_fn is not None and self.nodes[key] is t.grad_fn
+
+    def kind(self, key):
+        return kind(self.nodes[key])
+
+    def exponent(self, key):
+        return saved(self.nodes[key], "_saved_exponent")
+
+    def node_name(self, key):
+        return type(self.nodes[key]).__name__
 
     def _values(self):
         """Each value's tensor: a leaf's, a named tensor's, the output's, one a node saved, or
@@ -245,10 +274,10 @@ def _expression(walk, key, names, memo):
     if key in names:
         memo[key] = names[key]
         return memo[key]
-    operation = kind(walk.nodes[key])
+    operation = walk.kind(key)
     parts = [_expression(walk, s, names, memo) if s is not None else None for s, _ in walk.inputs[key]]
     constant = walk.constants.get(key)
-    c = None if constant is None else f"{constant.item():g}"
+    c = None if constant is None else f"{_float(constant):g}"
 
     def atom(text):
         return text if text and " " not in text else f"({text})"
@@ -266,27 +295,25 @@ def _expression(walk, key, names, memo):
         right = parts[1] if parts[1] is not None else c
         if left and right:
             text = f"{left}{sign}{right}"
-    elif operation == "Pow" and parts and parts[0] and saved(walk.nodes[key], "_saved_exponent") is not None:
-        text = f"{atom(parts[0])}{_power(walk.nodes[key])}"
+    elif operation == "Pow" and parts and parts[0] and walk.exponent(key) is not None:
+        text = f"{atom(parts[0])}{_power(walk.exponent(key))}"
     memo[key] = text if _len(text) <= 14 else ""
     return memo[key]
 
 
-def _power(node):
-    exponent = saved(node, "_saved_exponent")
+def _power(exponent):
     return f"{exponent:g}".translate(SUPERSCRIPT)
 
 
 def _operation_text(walk, key):
     """The operation that made a value, in mathematics: × 2, + 3, ·², +."""
-    node = walk.nodes[key]
-    operation = kind(node)
+    operation = walk.kind(key)
     symbol = SYMBOLS.get(operation, operation)
-    if operation == "Pow" and saved(node, "_saved_exponent") is not None:
-        symbol = "·" + _power(node)
+    if operation == "Pow" and walk.exponent(key) is not None:
+        symbol = "·" + _power(walk.exponent(key))
     constant = walk.constants.get(key)
     if constant is not None and operation in ("Add", "Sub", "Mul", "Div"):
-        symbol = f"{symbol} {constant.item():g}"
+        symbol = f"{symbol} {_float(constant):g}"
     return symbol
 
 
@@ -305,20 +332,21 @@ def drawing(output, paths_from=None, grads=True, **named):
     """(the drawing of `output`'s graph as a graphviz.Digraph, whether backward() had freed it).
 
     Walks `output.grad_fn` and each node's `next_functions` down to the leaves (a leaf's node is
-    an `AccumulateGrad`, whose `.variable` is the leaf tensor). Arrows point the way the forward
-    pass went; backward() walks them in reverse. Name tensors by keyword (`x=x`) to label their
-    boxes with their names; `grads=False` shows values only; `paths_from="a"` draws in red every
-    path from the tensor named a.
+    an `AccumulateGrad`, whose `.variable` is the leaf tensor); for a Value of your own engine, its
+    parents, down to the values you made. Arrows point the way the forward pass went; backward()
+    walks them in reverse. Name tensors by keyword (`x=x`) to label their boxes with their names;
+    `grads=False` shows values only; `paths_from="a"` draws in red every path from the tensor named a.
+    For a Value, `freed` says that backward() has not run on it (its grad is 0).
     """
-    walk = Walk(output, named)
+    walk = ValueWalk(output) if is_value(output) else Walk(output, named)
     names, leaf_names = {}, {}
     for name, t in named.items():
-        for key, node in enumerate(walk.nodes):
+        for key in range(_len(walk.nodes)):
             if walk.leaf(key) is t:
                 leaf_names[key] = name
-            elif t.grad_fn is not None and node is t.grad_fn:
+            elif walk.made(key, t):
                 names[key] = name
-    if output.grad_fn is not None and 0 not in names:
+    if walk.nodes and 0 not in names:
         names[0] = next((n for n, t in named.items() if t is output), "")
     found = walk.gradients() if grads else None
     freed = grads and found is None
@@ -330,27 +358,29 @@ def drawing(output, paths_from=None, grads=True, **named):
     )
     memo = {key: name for key, name in leaf_names.items()}
     boxes, edges = {}, []
-    for key, node in enumerate(walk.nodes):
+    for key in range(_len(walk.nodes)):
         value = walk.values.get(key)
         shown = "?" if value is None else number(value)
         grad_line = [f"grad {number(gradient[key])}"] if key in gradient else []
         if walk.leaf(key) is not None:
             name = leaf_names.get(key, "leaf")
             dot.node(f"t{key}", _label([f"{name} = {shown}", *grad_line]), fillcolor=LEAF_COLOR)
-            dot.node(f"n{key}", _label([], small="AccumulateGrad", bold=f"into {name}.grad"), shape="ellipse",
-                     fillcolor=NODE_COLOR, style="filled", margin="0.05")
-            edges.append((f"t{key}", f"n{key}", ""))
-            boxes[key] = f"n{key}"
+            boxes[key] = f"t{key}"
+            if walk.accumulates:
+                dot.node(f"n{key}", _label([], small="AccumulateGrad", bold=f"into {name}.grad"), shape="ellipse",
+                         fillcolor=NODE_COLOR, style="filled", margin="0.05")
+                edges.append((f"t{key}", f"n{key}", ""))
+                boxes[key] = f"n{key}"
             continue
         name = _expression(walk, key, names, memo)
         first = f"{name} = {shown}" if name else shown
         color = OUTPUT_COLOR if key == 0 else VALUE_COLOR
-        dot.node(f"n{key}", _label([first, *grad_line], small=type(node).__name__,
+        dot.node(f"n{key}", _label([first, *grad_line], small=walk.node_name(key),
                                    bold=_operation_text(walk, key)), fillcolor=color)
         boxes[key] = f"n{key}"
-    if output.grad_fn is None:
-        dot.node("t0", _label([f"{next((n for n, t in named.items() if t is output), 'output')} = {number(output)}"]),
-                 fillcolor=LEAF_COLOR)
+    if not walk.nodes:
+        name = next((n for n, t in named.items() if t is output), "output")
+        dot.node("t0", _label([f"{name} = {number(walk.output_value)}"]), fillcolor=LEAF_COLOR)
     users = {}
     for key in range(_len(walk.nodes)):
         for source, _ in walk.inputs[key]:
