@@ -1,33 +1,35 @@
 """The kernel template's process: runs inside the sandbox, imports once what notebooks need, then
-forks one fresh IPython kernel per notebook.
+forks one fresh kernel per notebook.
 
 A cold kernel spends about 1.7 s starting Python, ipykernel and torch; a child forked from this
-warm process starts in a few tens of milliseconds. Only the standard library and the packages a
-kernel uses are imported here: the grading package itself is not visible in the sandbox.
+warm process starts in a few milliseconds. It runs the notebook's cells itself, in the IPython
+shell made here before the fork (runner.py): no kernel protocol between the grader and the cells.
+Only the standard library and the packages a kernel uses are imported here: the grading package
+itself is not visible in the sandbox, only this file, runner.py and compat.py.
 
 Protocol: one JSON object per line on stdin, one JSON reply per line on stdout.
-  {"op": "spawn", "connection": {...}, "limits": {...}, "arguments": [...]}
-                                                        -> {"pid": N}   (once its sockets are bound)
+  {"op": "spawn", "socket": PATH, "limits": {...}, "output_chars": N}
+                                                        -> {"pid": N}   (once it listens on PATH)
   {"op": "poll", "pid": N}                              -> {"exit": null | code}
-  {"op": "signal", "pid": N, "signal": S}               -> {}
+  {"op": "signal", "pid": N, "signal": S}               -> {}   (SIGINT: to its process group)
   {"op": "reset"}                                       -> {}   (kill what kernels left, wipe scratch)
 """
 
 import argparse
 import ctypes
-import importlib.util
 import json
 import os
 import random
 import resource
 import select
 import signal
+import socket
 import sys
 import time
 import traceback
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
-KERNEL_START_TIMEOUT = 60  # seconds for a forked kernel to bind its sockets
+KERNEL_START_TIMEOUT = 60  # seconds for a forked kernel to listen, and for the grader to connect
 LIMITS = {
     "cpu_seconds": resource.RLIMIT_CPU,
     "file_bytes": resource.RLIMIT_FSIZE,
@@ -72,14 +74,6 @@ def preload() -> None:
             pass
 
 
-def load_compat(path: str):
-    """The grading package's compat module, by its file: the package itself is not in the sandbox."""
-    spec = importlib.util.spec_from_file_location("grading_compat", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def warm_up() -> None:
     """Do once, here, what every notebook's first cells would do in each kernel: the first use of
     a torch operation, of autograd, of a loss and an optimizer, of a matplotlib figure with text
@@ -111,18 +105,21 @@ def warm_up() -> None:
     plt.close("all")
 
 
-def child(connection: dict, limits: dict, arguments: list[str], scratch: str, ready_fd: int) -> None:
-    """Become a kernel: a fresh session, fresh random state, limits, then ipykernel's own app."""
+def child(request: dict, scratch: str, ready_fd: int, shell, compat) -> None:
+    """Become a kernel: a fresh session, fresh random state, limits, then run the cells that the
+    grader sends to its socket."""
+    import runner
+
     os.setsid()
     for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     # The protocol pipes stay with the template: a kernel must not be able to talk to it.
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     libc.prctl(PR_SET_DUMPABLE, 0)
+    limits = request["limits"]
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if limits.get("memory_bytes"):
         # Address space: what the template already maps, plus the kernel's budget.
@@ -143,27 +140,28 @@ def child(connection: dict, limits: dict, arguments: list[str], scratch: str, re
     workdir = os.path.join(scratch, "work")
     os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)
-    path = os.path.join(scratch, "kernel.json")
-    with open(path, "w") as f:
-        json.dump(connection, f)
-
-    from ipykernel.kernelapp import IPKernelApp
-
-    app = IPKernelApp.instance()
-    app.initialize(["-f", path, "--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=CRITICAL", *arguments])
+    os.makedirs(shell.profile_dir.location, exist_ok=True)  # in scratch, wiped since the shell was made
+    shell.profile_dir.check_dirs()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(request["socket"])
+    listener.listen(1)
     os.write(ready_fd, b"1")
     os.close(ready_fd)
-    app.start()
+    listener.settimeout(KERNEL_START_TIMEOUT)
+    connection, _ = listener.accept()
+    listener.close()
+    connection.settimeout(None)
+    runner.Kernel(shell, connection, request["output_chars"], compat.execute_reply).serve()
     os._exit(0)
 
 
-def spawn(request: dict, children: dict, scratch: str) -> dict:
+def spawn(request: dict, children: dict, scratch: str, shell, compat) -> dict:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
         try:
-            child(request["connection"], request["limits"], request["arguments"], scratch, write_fd)
+            child(request, scratch, write_fd, shell, compat)
         except BaseException:
             os.write(write_fd, traceback.format_exc().encode()[-4000:])
         finally:
@@ -263,9 +261,13 @@ def serve() -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (args.processes, args.processes))
     libc.prctl(PR_SET_DUMPABLE, 0)  # kernels run as the same user: no ptrace, no /proc/<pid>/fd
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # what kernels start and leave behind becomes ours to collect
+    import runner
+
     preload()
-    load_compat(args.compat).cheap_cell_names()
+    compat = runner.load_module("grading_compat", args.compat)
+    compat.cheap_cell_names()
     warm_up()
+    shell = runner.make_shell()  # after warm_up, as in a kernel: figures are shown only when a cell shows them
     children: dict[int, int | None] = {}
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(os.open("/dev/null", os.O_WRONLY), 1)  # stray prints must not corrupt the protocol
@@ -274,12 +276,14 @@ def serve() -> None:
         request = json.loads(line)
         op = request["op"]
         if op == "spawn":
-            reply = spawn(request, children, args.scratch[0])
+            reply = spawn(request, children, args.scratch[0], shell, compat)
         elif op == "poll":
             reply = {"exit": poll(request["pid"], children)}
         elif op == "signal":
+            # An interrupt reaches the kernel's process group, as ipykernel sends it.
+            send = os.killpg if request["signal"] == signal.SIGINT else os.kill
             try:
-                os.kill(request["pid"], request["signal"])
+                send(request["pid"], request["signal"])
             except ProcessLookupError:
                 pass
             reply = {}

@@ -11,12 +11,14 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from grading.kernel.client import KernelSocket
 from grading.kernel.sandbox import Sandbox
 
 READY_TIMEOUT = 180  # seconds for the template to import torch & co. on a busy machine
@@ -83,8 +85,18 @@ class Template:
             raise RuntimeError(reply["error"])
         return reply
 
-    def spawn(self, connection: dict, limits: dict, arguments: list[str]) -> int:
-        return self.request(op="spawn", connection=connection, limits=limits, arguments=arguments)["pid"]
+    def fork_kernel(self, limits: dict, output_chars: int) -> tuple[int, KernelSocket]:
+        """A fresh kernel (runner.py) forked from the template, and the grader's socket to it."""
+        inside = f"{self.sandbox.runtime_inside(self.runtime)}/kernel"
+        pid = self.request(op="spawn", socket=inside, limits=limits, output_chars=output_chars)["pid"]
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(self.runtime / "kernel"))
+        except OSError:
+            sock.close()
+            self.signal(pid, signal.SIGKILL)
+            raise
+        return pid, KernelSocket(sock, lambda: self.poll(pid) is None, lambda: self.signal(pid, signal.SIGINT))
 
     def poll(self, pid: int) -> int | None:
         try:
