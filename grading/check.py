@@ -40,7 +40,8 @@ class LocalExecution(RunnerExecution, NotebookClient):
     """nbclient's NotebookClient, on a kernel of the grader's own."""
 
 
-def run_checks(path: Path, timeout: float = 120) -> list[CheckedCell]:
+def execute(path: Path, timeout: float = 120) -> nbformat.NotebookNode:
+    """The notebook, run top to bottom in a fresh kernel of the grader's own, in a temporary folder."""
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory() as workdir:
         ours, theirs = socket.socketpair()
@@ -58,8 +59,12 @@ def run_checks(path: Path, timeout: float = 120) -> list[CheckedCell]:
             ours.close()
             kernel.kill()
             kernel.wait()
+    return nb
+
+
+def run_checks(path: Path, timeout: float = 120) -> list[CheckedCell]:
     checked = []
-    for cell in nb.cells:
+    for cell in execute(path, timeout).cells:
         if cell.cell_type == "code" and is_graded(cell):
             text = visible_text(cell)
             passed = "✅" in text and "❌" not in text and not any(o.output_type == "error" for o in cell.outputs)

@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 from grading.collect import CannotCollect
@@ -54,7 +55,7 @@ def grade_command(args: argparse.Namespace) -> int:
         raise CannotCollect(f"{submissions}: no such folder or .zip")
     sandbox, warning = choose_sandbox(args.sandbox)
     # The templates import torch & co. for seconds: launch them first, and build meanwhile.
-    pool = LocalPool(args.workers, sandbox, args.timeout, args.cell_timeout)
+    pool = LocalPool(args.workers, sandbox, args.timeout, args.cell_timeout, expected=files_in(submissions))
     try:
         from coursework import build
         from grading import grade
@@ -73,6 +74,17 @@ def grade_command(args: argparse.Namespace) -> int:
     print(f"graded {outcome.graded_now} hand-ins in {outcome.seconds:.1f} s")
     print(f"report: {out / 'report.html'}")
     return 0
+
+
+def files_in(submissions: Path) -> int | None:
+    """How many files SUBMISSIONS holds: no more new hand-ins than that (None: cannot tell)."""
+    if submissions.is_dir():
+        return sum(len(files) for _, _, files in os.walk(submissions))
+    try:
+        with zipfile.ZipFile(submissions) as archive:
+            return len(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return None
 
 
 def report_command(args: argparse.Namespace) -> int:

@@ -24,9 +24,9 @@ import resource
 import select
 import signal
 import socket
-import sys
 import time
 import traceback
+from collections.abc import Iterator
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
 KERNEL_START_TIMEOUT = 60  # seconds for a forked kernel to listen, and for the grader to connect
@@ -40,45 +40,32 @@ libc = ctypes.CDLL(None, use_errno=True)
 
 
 def preload() -> None:
-    """Import what every notebook imports, without starting a thread, an event loop or a zmq
-    context (a forked child could not use them), and without running a parallel torch op
-    (OpenMP's thread pool would hang in the children)."""
+    """Import what every notebook's kernel needs, without starting a thread, an event loop or a zmq
+    context (a forked child could not use them)."""
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    import faulthandler  # noqa: F401
-    import pdb  # noqa: F401
-    import sqlite3  # noqa: F401
-
-    import ipykernel.comm  # noqa: F401
-    import ipykernel.debugger  # noqa: F401
+    import ipykernel.compiler  # noqa: F401
     import ipykernel.ipkernel  # noqa: F401
-    import ipykernel.kernelapp  # noqa: F401
     import ipykernel.zmqshell  # noqa: F401
-    import IPython.core.completerlib  # noqa: F401
-    import IPython.core.debugger  # noqa: F401
-    import IPython.core.history  # noqa: F401
-    import IPython.core.oinspect  # noqa: F401
     import IPython.extensions.storemagic  # noqa: F401
-    import IPython.utils.wildcard  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
     import matplotlib_inline.backend_inline  # noqa: F401
     import numpy  # noqa: F401
     import torch  # noqa: F401
-    import torch._dynamo  # noqa: F401  (what the first optimizer a notebook makes imports: 2.5 s)
-    import torch.optim  # noqa: F401
-    import tornado.platform.asyncio  # noqa: F401
 
-    for optional in ("graphviz", "torchviz"):
-        try:
-            __import__(optional)
-        except ImportError:
-            pass
+
+def choose_figure_backend() -> None:
+    """Matplotlib picks its backend (the inline one) at its first figure: here, before the shell
+    exists, as in a kernel forked from a warm template: a figure is shown only when a cell shows it."""
+    import matplotlib.pyplot as plt
+
+    plt.close(plt.figure())
 
 
 def warm_up() -> None:
     """Do once, here, what every notebook's first cells would do in each kernel: the first use of
-    a torch operation, of autograd, of a loss and an optimizer, of a matplotlib figure with text
-    (fonts are loaded on first use) each cost milliseconds to hundreds of them. With one thread
-    torch never starts OpenMP's pool, so every operation runs inline and forking stays safe."""
+    a torch operation, of autograd, of a matplotlib figure with text (fonts are loaded on first
+    use) each cost milliseconds to hundreds of them. With one thread torch never starts OpenMP's
+    pool, so every operation runs inline and forking stays safe (a parallel op would hang them)."""
     import matplotlib.pyplot as plt
     import torch
 
@@ -88,14 +75,6 @@ def warm_up() -> None:
     torch.autograd.grad(loss, x, retain_graph=True)
     loss.backward()
     repr(x), repr(x.grad), x.detach().numpy(), x.tolist()
-    model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    for criterion in (torch.nn.BCEWithLogitsLoss(), torch.nn.MSELoss()):
-        optimizer.zero_grad()
-        criterion(model(x.detach()).squeeze(1), torch.tensor([0.0, 1.0])).backward()
-        optimizer.step()
-    with torch.no_grad():
-        model(x)
     figure, axes = plt.subplots(1, 2)
     axes[0].plot([0, 1], [0, 1], label="warm")
     axes[1].scatter([0, 1], [1, 0])
@@ -103,6 +82,50 @@ def warm_up() -> None:
     axes[0].set(title="warm", xlabel="x", ylabel="y")
     figure.canvas.draw()  # Agg, in memory: loads the fonts
     plt.close("all")
+
+
+def warm_up_training() -> None:
+    """What only some notebooks do: a model, a loss, an optimizer. The first optimizer imports
+    torch._dynamo, two seconds: done after the template said it is ready, while it waits for
+    requests, so that one late hand-in does not wait for it (a kernel forked before pays it)."""
+    import torch
+
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for criterion in (torch.nn.BCEWithLogitsLoss(), torch.nn.MSELoss()):
+        optimizer.zero_grad()
+        criterion(model(x).squeeze(1), torch.tensor([0.0, 1.0])).backward()
+        optimizer.step()
+    with torch.no_grad():
+        model(x)
+
+
+def import_drawing() -> None:
+    """Graphviz and torchviz, which notebooks on computation graphs import (optional here)."""
+    for optional in ("graphviz", "torchviz"):
+        try:
+            __import__(optional)
+        except ImportError:
+            pass
+
+
+def requests(later: list, children: dict) -> Iterator[dict]:
+    """The requests on stdin, one JSON object a line. While none is waiting and no kernel runs
+    (they would share the cores), the functions in `later` run, one at a time: what the template
+    can do after it said it is ready, not to keep the first kernel waiting."""
+    pending = b""
+    while True:
+        while b"\n" not in pending:
+            if later and not children and not select.select([0], [], [], 0)[0]:
+                later.pop(0)()
+                continue
+            data = os.read(0, 65536)
+            if not data:
+                return
+            pending += data
+        line, pending = pending.split(b"\n", 1)
+        yield json.loads(line)
 
 
 def child(request: dict, scratch: str, ready_fd: int, shell, compat) -> None:
@@ -266,14 +289,14 @@ def serve() -> None:
     preload()
     compat = runner.load_module("grading_compat", args.compat)
     compat.cheap_cell_names()
-    warm_up()
-    shell = runner.make_shell()  # after warm_up, as in a kernel: figures are shown only when a cell shows them
+    choose_figure_backend()
+    shell = runner.make_shell()
+    later = [warm_up, warm_up_training, import_drawing]
     children: dict[int, int | None] = {}
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(os.open("/dev/null", os.O_WRONLY), 1)  # stray prints must not corrupt the protocol
     replies.write(json.dumps({"ready": True}) + "\n")
-    for line in sys.stdin:
-        request = json.loads(line)
+    for request in requests(later, children):
         op = request["op"]
         if op == "spawn":
             reply = spawn(request, children, args.scratch[0], shell, compat)

@@ -6,6 +6,8 @@ worker it forks later. Only the launching process can wait for a template, so wh
 still runs is judged by the protocol: a dead template stops answering.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import select
@@ -16,10 +18,12 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from grading.kernel.client import KernelSocket
 from grading.kernel.sandbox import Sandbox
+
+if TYPE_CHECKING:  # imported when a kernel starts: the template launches before nbclient's imports
+    from grading.kernel.client import KernelSocket
 
 READY_TIMEOUT = 180  # seconds for the template to import torch & co. on a busy machine
 REQUEST_TIMEOUT = 90  # seconds for one request (a spawn waits for the kernel's sockets)
@@ -87,6 +91,8 @@ class Template:
 
     def fork_kernel(self, limits: dict, output_chars: int) -> tuple[int, KernelSocket]:
         """A fresh kernel (runner.py) forked from the template, and the grader's socket to it."""
+        from grading.kernel.client import KernelSocket
+
         inside = f"{self.sandbox.runtime_inside(self.runtime)}/kernel"
         pid = self.request(op="spawn", socket=inside, limits=limits, output_chars=output_chars)["pid"]
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
