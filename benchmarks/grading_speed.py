@@ -28,9 +28,11 @@ import threading
 import time
 from pathlib import Path
 
-import nbformat
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this tree's code, not an installed one
 
-from coursework import build, config, samples
+import nbformat  # noqa: E402
+
+from coursework import build, config, samples  # noqa: E402
 
 ROOT = config.ROOT
 LATE_NOTEBOOK = "02_single_chain"

@@ -61,6 +61,8 @@ class Grader:
         cells = preprocessors.CourseCells(f"sqlite:///{course.folder / 'gradebook.db'}")
         self.sanitize = preprocessors.sanitizing(config, cells)
         self.finish = preprocessors.finishing(config)
+        self.skip_tag = Execute(config=config).skip_cells_with_tag
+        self.first_cells = {name: first_cells(course.release(name), self.skip_tag) for name in course.notebooks}
 
     def close(self) -> None:
         """Nothing to release: each notebook's kernel is gone when `grade` returns."""
@@ -130,7 +132,9 @@ class Grader:
         watchdog.start()
         execute = kernel = None
         try:
-            pid, kernel = self.template.fork_kernel(self.sandbox.limits.for_kernel(), OutputBudget.output_left)
+            first = self.first_cells[handin.notebook]
+            first = first if executed_sources(nb.cells, self.skip_tag)[: len(first)] == first else []
+            pid, kernel = self.template.fork_kernel(self.sandbox.limits.for_kernel(), OutputBudget.output_left, first)
             kernel_pid.append(pid)
             if expired.is_set():  # the clock ran out while the kernel started
                 self.template.signal(pid, 9)
@@ -165,6 +169,28 @@ class Grader:
             nb, resources = preprocessor(nb, resources)
         laps("finish")
         return nb, sorted(set(flags)), notes
+
+
+def executed_sources(cells: list[NotebookNode], skip_tag: str) -> list[str]:
+    """The sources of the cells that nbclient runs, in order."""
+    return [
+        c.source
+        for c in cells
+        if c.cell_type == "code" and c.source.strip() and skip_tag not in c.metadata.get("tags", [])
+    ]
+
+
+def first_cells(release: NotebookNode, skip_tag: str) -> list[str]:
+    """The course's own first cells of a notebook, which every hand-in that left them alone runs
+    alike: the cells run before its first exercise (a graded or a solution cell), up to the last
+    locked one (the helpers). A zygote runs them once (kernel/fork.py)."""
+    before = []
+    for cell in release.cells:
+        if nbgrader_utils.is_grade(cell) or nbgrader_utils.is_solution(cell):
+            break
+        before.append(cell)
+    locked = [i for i, c in enumerate(before) if c.cell_type == "code" and nbgrader_utils.is_locked(c)]
+    return executed_sources(before[: locked[-1] + 1], skip_tag) if locked else []
 
 
 def new_result(handin: HandIn, course: Course, status: str = GRADED, message: str = "") -> Result:

@@ -36,6 +36,7 @@ class KernelSocket:
     def __init__(self, sock: socket.socket, alive: Callable[[], bool], interrupt: Callable[[], None]):
         self.sock, self.alive, self.interrupt = sock, alive, interrupt
         self.buffer = bytearray()
+        self.buffered: list[dict] = []  # messages received before, handed out first
 
     def send(self, message: dict) -> None:
         try:
@@ -45,6 +46,8 @@ class KernelSocket:
 
     def receive(self, deadline: float | None) -> dict | None:
         """The next message, or None when `deadline` (time.monotonic) passes first."""
+        if self.buffered:
+            return self.buffered.pop(0)
         while (message := self._frame()) is None:
             wait = ALIVE_EVERY if deadline is None else min(ALIVE_EVERY, deadline - time.monotonic())
             if wait <= 0:
@@ -84,12 +87,16 @@ def read_message(data: bytes) -> dict:
         frame = json.loads(data)
         if "hello" in frame:
             return {"hello": dict(frame["hello"])}
-        msg_type, content = frame["msg_type"], frame["content"]
-        date = datetime.datetime.fromisoformat(frame["date"])
-        if not isinstance(msg_type, str) or not isinstance(content, dict):
-            raise TypeError(msg_type)
+        return as_message(frame)
     except (ValueError, TypeError, KeyError) as error:
         raise DeadKernelError(f"the kernel sent an unreadable message ({type(error).__name__})") from None
+
+
+def as_message(frame: dict) -> dict:
+    msg_type, content = frame["msg_type"], frame["content"]
+    date = datetime.datetime.fromisoformat(frame["date"])
+    if not isinstance(msg_type, str) or not isinstance(content, dict):
+        raise TypeError(msg_type)
     return {"msg_type": msg_type, "content": content, "header": {"msg_type": msg_type, "date": date}}
 
 
@@ -99,12 +106,17 @@ class RunnerExecution:
     kernel: KernelSocket
 
     def run_cells(self, kernel: KernelSocket) -> NotebookNode:
-        """Every cell of self.nb, as NotebookClient.execute runs them once its kernel is ready."""
+        """Every cell of self.nb, as NotebookClient.execute runs them once its kernel is ready;
+        the first ones may have run before the kernel was forked: their messages come first."""
         self.kernel = kernel
         hello = kernel.receive(time.monotonic() + self.startup_timeout)
         if hello is None or "hello" not in hello:
             raise DeadKernelError("the kernel did not say hello")
         self.nb.metadata["language_info"] = hello["hello"]["language_info"]
+        try:
+            self.ran = [(c["code"], [as_message(m) for m in c["messages"]]) for c in hello["hello"]["ran"]]
+        except (ValueError, TypeError, KeyError) as error:
+            raise DeadKernelError(f"the kernel sent an unreadable hello ({type(error).__name__})") from None
         self._hook(self.on_notebook_start, notebook=self.nb)
         try:
             for index, cell in enumerate(self.nb.cells):
@@ -130,7 +142,13 @@ class RunnerExecution:
             raise NotImplementedError("coalesce_streams is not supported by the grader's kernels")
         self._hook(self.on_cell_execute, cell=cell, cell_index=cell_index)
         msg_id = uuid.uuid4().hex
-        self.kernel.send({"code": cell.source})
+        if self.ran:  # it ran before the kernel was forked: its messages are here already
+            code, messages = self.ran.pop(0)
+            if code != cell.source:
+                raise RuntimeError("the kernel ran other first cells than this notebook's")
+            self.kernel.buffered = messages
+        else:
+            self.kernel.send({"code": cell.source})
         self._hook(self.on_cell_complete, cell=cell, cell_index=cell_index)
         self.code_cells_executed += 1
         cell.outputs = []

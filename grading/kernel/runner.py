@@ -6,7 +6,8 @@ starts one on its own (`python runner.py --fd N`). Either way it serves one clie
 in frames of JSON, each after its length in 4 bytes:
 
   client → kernel   {"code": "..."}                       run one cell
-  kernel → client   {"hello": {"language_info": {...}}}   once, first
+  kernel → client   {"hello": {"language_info": {...}, "ran": [...]}}   once, first: "ran" holds
+                      the cells run before the kernel was forked, each {"code", "messages"}
                     {"msg_type": ..., "content": {...}, "date": "..."}
                       per cell, in ipykernel's order: status busy, execute_input, the outputs,
                       execute_reply, status idle
@@ -41,6 +42,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 FLUSH_INTERVAL = 0.2  # seconds, as ipykernel's OutStream
 HEADER = struct.Struct("!I")  # a frame's length
@@ -117,7 +119,7 @@ class Stream(io.TextIOBase):
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        if self.publisher.sock is not None:
+        if self.publisher.send is not None:
             with self.publisher.lock:
                 self.add(text)
         return len(text)
@@ -137,9 +139,10 @@ class Stream(io.TextIOBase):
 
 
 class Publisher:
-    """Everything a kernel sends: its messages, and before each the text printed since the last."""
+    """Everything a kernel sends, to `send` (a frame on its socket, or a list that records): its
+    messages, and before each the text printed since the last."""
 
-    def __init__(self, sock: socket.socket, output_chars: int):
+    def __init__(self, send: Callable[[dict], None], output_chars: int):
         from jupyter_client.session import Session
 
         publish = self.publish
@@ -153,8 +156,9 @@ class Publisher:
                 return msg
 
         self.session = RecordingSession()
-        self.sock: socket.socket | None = sock
-        self.lock = threading.Lock()  # the flusher thread sends too
+        self.send: Callable[[dict], None] | None = send
+        # The flusher thread sends too; re-entrant: a signal handler in a cell may print.
+        self.lock = threading.RLock()
         self.left = output_chars
         self.streams = [Stream(self, "stdout"), Stream(self, "stderr")]
         self.pipes: dict[int, tuple[Stream, codecs.IncrementalDecoder]] = {}
@@ -170,8 +174,8 @@ class Publisher:
             self._flush_locked()
 
     def _send_locked(self, message: dict) -> None:
-        if self.sock is not None:
-            send_frame(self.sock, message)
+        if self.send is not None:
+            self.send(message)
 
     def _flush_locked(self) -> None:
         self._drain_locked(list(self.pipes))
@@ -207,7 +211,7 @@ class Publisher:
     def flush_every_interval(self) -> None:
         """The flusher thread: pipes read as they fill, printed text sent every FLUSH_INTERVAL."""
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # interrupts are for the cells
-        while self.sock is not None:
+        while self.send is not None:
             ready, _, _ = select.select(list(self.pipes), [], [], FLUSH_INTERVAL)
             with self.lock:
                 self._drain_locked(ready)
@@ -216,8 +220,8 @@ class Publisher:
 
     def detach(self) -> None:
         """In a process that student code forks: nothing of it may garble the parent's frames."""
-        self.sock = None
-        self.lock = threading.Lock()
+        self.send = None
+        self.lock = threading.RLock()
 
 
 def now() -> str:
@@ -228,29 +232,35 @@ class Kernel:
     """One notebook's kernel: the shell, its publisher, and the loop that runs cells. `reply` is
     compat.execute_reply (the grading package's compat module, loaded by its path)."""
 
-    def __init__(self, shell, sock: socket.socket, output_chars: int, reply):
-        self.shell, self.sock, self.reply = shell, sock, reply
-        self.publisher = Publisher(sock, output_chars)
+    def __init__(self, shell, send: Callable[[dict], None], output_chars: int, reply):
+        self.shell, self.reply = shell, reply
+        self.publisher = Publisher(send, output_chars)
         shell.displayhook.session = shell.display_pub.session = self.publisher.session
         sys.stdout, sys.stderr = self.publisher.streams
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # between cells, as IPKernelApp
+
+    def serve(self, sock: socket.socket, ran: list[dict]) -> None:
+        """Run the cells the client sends, until it hangs up. `ran`: the cells that ran before
+        this process was forked (each {"code", "messages"}), told to the client first."""
+        from ipykernel.ipkernel import IPythonKernel
+
+        send_frame(sock, {"hello": {"language_info": IPythonKernel.language_info, "ran": ran}})
         self.publisher.capture_descriptors()
         os.register_at_fork(after_in_child=self.publisher.detach)
         threading.Thread(target=self.publisher.flush_every_interval, daemon=True).start()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # between cells, as IPKernelApp
-        self.requests = sock.makefile("rb")
+        requests = sock.makefile("rb")
+        while (header := requests.read(HEADER.size)) and len(header) == HEADER.size:
+            self.execute(json.loads(requests.read(HEADER.unpack(header)[0]))["code"])
 
-    def serve(self) -> None:
-        from ipykernel.ipkernel import IPythonKernel
-
-        send_frame(self.sock, {"hello": {"language_info": IPythonKernel.language_info}})
-        while (request := self.receive()) is not None:
-            self.execute(request["code"])
-
-    def receive(self) -> dict | None:
-        header = self.requests.read(HEADER.size)
-        if len(header) < HEADER.size:
-            return None
-        return json.loads(self.requests.read(HEADER.unpack(header)[0]))
+    def run(self, cells: list[str], recorded: list[dict]) -> list[dict]:
+        """Run cells with no client, their messages recorded (this Kernel's `send` appends to
+        `recorded`): the common start of a notebook, once, in a zygote (server.py)."""
+        ran = []
+        for code in cells:
+            first = len(recorded)
+            self.execute(code)
+            ran.append({"code": code, "messages": recorded[first:]})
+        return ran
 
     def execute(self, code: str) -> None:
         """One cell, as ipykernel's `execute_request` and `do_execute` run it."""
@@ -259,7 +269,7 @@ class Kernel:
         publisher.publish("execute_input", {"code": code, "execution_count": shell.execution_count})
         result = None
         saved_input, saved_getpass = builtins.input, getpass.getpass
-        builtins.input, getpass.getpass = no_input("raw_input"), no_input("getpass")
+        builtins.input, getpass.getpass = raw_input, getpass_
         try:
             try:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -274,15 +284,20 @@ class Kernel:
         publisher.publish("status", {"execution_state": "idle"})
 
 
-def no_input(name: str):
-    """input() and getpass() in a cell raise, as in a kernel whose client allows no stdin."""
+def raw_input(prompt: str = "") -> str:
+    """input() in a cell, as in a kernel whose client allows no stdin: it raises, in ipykernel's words."""
+    from IPython.core.error import StdinNotImplementedError
 
-    def refuse(*args, **kwargs):
-        from IPython.core.error import StdinNotImplementedError
+    msg = "raw_input was called, but this frontend does not support input requests."
+    raise StdinNotImplementedError(msg)
 
-        raise StdinNotImplementedError(f"{name} was called, but this frontend does not support input requests.")
 
-    return refuse
+def getpass_(prompt: str = "Password: ", stream=None, **kwargs) -> str:
+    """getpass.getpass() in a cell, as input()."""
+    from IPython.core.error import StdinNotImplementedError
+
+    msg = "getpass was called, but this frontend does not support input requests."
+    raise StdinNotImplementedError(msg)
 
 
 def main() -> None:
@@ -295,7 +310,9 @@ def main() -> None:
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     sock = socket.socket(fileno=args.fd)
     compat = load_module("grading_compat", args.compat)
-    Kernel(make_shell(), sock, args.output_chars, compat.execute_reply).serve()
+    Kernel(make_shell(), lambda message: send_frame(sock, message), args.output_chars, compat.execute_reply).serve(
+        sock, []
+    )
 
 
 def load_module(name: str, path: str):

@@ -21,9 +21,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 SERVER = Path(__file__).with_name("server.py")
-RUNNER = Path(__file__).with_name("runner.py")  # imported by server.py from its own folder
+# Imported by server.py from its own folder.
+FORK, RUNNER = Path(__file__).with_name("fork.py"), Path(__file__).with_name("runner.py")
 COMPAT = Path(__file__).parent.parent / "compat.py"
-SERVER_INSIDE, RUNNER_INSIDE = "/opt/grading/server.py", "/opt/grading/runner.py"
+SERVER_INSIDE, FORK_INSIDE, RUNNER_INSIDE = "/opt/grading/server.py", "/opt/grading/fork.py", "/opt/grading/runner.py"
 COMPAT_INSIDE = "/opt/grading/compat.py"
 RUNTIME_INSIDE = "/run/grading"  # where the kernels' sockets folder appears in the sandbox
 SANDBOX_UID = 61_234  # any unused uid: RLIMIT_NPROC counts per user namespace, so one serves all
@@ -140,7 +141,7 @@ class Sandbox:
         return subprocess.Popen(argv, preexec_fn=preexec, **pipes)
 
     def _bwrap(self, work: Path, runtime_dir: Path, program: list[str]) -> tuple[list[str], object]:
-        code = [(SERVER, SERVER_INSIDE), (RUNNER, RUNNER_INSIDE), (COMPAT, COMPAT_INSIDE)]
+        code = [(SERVER, SERVER_INSIDE), (FORK, FORK_INSIDE), (RUNNER, RUNNER_INSIDE), (COMPAT, COMPAT_INSIDE)]
         python_roots = sorted({sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)})
         binds = [(root, root, "--ro-bind") for root in python_roots]
         binds += [(str(path), inside, "--ro-bind") for path, inside in code]

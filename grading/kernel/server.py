@@ -5,38 +5,31 @@ A cold kernel spends about 1.7 s starting Python, ipykernel and torch; a child f
 warm process starts in a few milliseconds. It runs the notebook's cells itself, in the IPython
 shell made here before the fork (runner.py): no kernel protocol between the grader and the cells.
 Only the standard library and the packages a kernel uses are imported here: the grading package
-itself is not visible in the sandbox, only this file, runner.py and compat.py.
+itself is not visible in the sandbox, only this file, fork.py, runner.py and compat.py.
 
 Protocol: one JSON object per line on stdin, one JSON reply per line on stdout.
-  {"op": "spawn", "socket": PATH, "limits": {...}, "output_chars": N}
-                                                        -> {"pid": N}   (once it listens on PATH)
+  {"op": "spawn", "socket": PATH, "limits": {...}, "output_chars": N, "first_cells": [CODE, ...]}
+                                                        -> {"pid": N}   (once it listens on PATH;
+                                                           forked from the zygote of first_cells)
   {"op": "poll", "pid": N}                              -> {"exit": null | code}
   {"op": "signal", "pid": N, "signal": S}               -> {}   (SIGINT: to its process group)
   {"op": "reset"}                                       -> {}   (kill what kernels left, wipe scratch)
 """
 
 import argparse
-import ctypes
 import json
 import os
-import random
 import resource
 import select
 import signal
-import socket
 import time
-import traceback
 from collections.abc import Iterator
 
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
-KERNEL_START_TIMEOUT = 60  # seconds for a forked kernel to listen, and for the grader to connect
-LIMITS = {
-    "cpu_seconds": resource.RLIMIT_CPU,
-    "file_bytes": resource.RLIMIT_FSIZE,
-    "open_files": resource.RLIMIT_NOFILE,
-}
+# Its siblings: this file runs as a script beside them (in the sandbox, they are bound beside it).
+import fork
+import runner
 
-libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 
 
 def preload() -> None:
@@ -110,15 +103,17 @@ def import_drawing() -> None:
             pass
 
 
-def requests(later: list, children: dict) -> Iterator[dict]:
+def requests(later: list, children: dict, zygotes) -> Iterator[dict]:
     """The requests on stdin, one JSON object a line. While none is waiting and no kernel runs
     (they would share the cores), the functions in `later` run, one at a time: what the template
-    can do after it said it is ready, not to keep the first kernel waiting."""
+    can do after it said it is ready, not to keep the first kernel waiting. Zygotes forked before
+    are dropped then: they lack it."""
     pending = b""
     while True:
         while b"\n" not in pending:
             if later and not children and not select.select([0], [], [], 0)[0]:
                 later.pop(0)()
+                zygotes.clear()
                 continue
             data = os.read(0, 65536)
             if not data:
@@ -128,82 +123,12 @@ def requests(later: list, children: dict) -> Iterator[dict]:
         yield json.loads(line)
 
 
-def child(request: dict, scratch: str, ready_fd: int, shell, compat) -> None:
-    """Become a kernel: a fresh session, fresh random state, limits, then run the cells that the
-    grader sends to its socket."""
-    import runner
-
-    os.setsid()
-    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
-    # The protocol pipes stay with the template: a kernel must not be able to talk to it.
-    null = os.open("/dev/null", os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    libc.prctl(PR_SET_DUMPABLE, 0)
-    limits = request["limits"]
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if limits.get("memory_bytes"):
-        # Address space: what the template already maps, plus the kernel's budget.
-        mapped = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        resource.setrlimit(resource.RLIMIT_AS, (mapped + limits["memory_bytes"],) * 2)
-    for name, which in LIMITS.items():
-        if limits.get(name):
-            resource.setrlimit(which, (limits[name], limits[name] + (5 if name == "cpu_seconds" else 0)))
-
-    import numpy
-    import torch
-
-    random.seed()
-    numpy.random.seed()
-    torch.seed()
-    torch.set_num_threads(1)
-
-    workdir = os.path.join(scratch, "work")
-    os.makedirs(workdir, exist_ok=True)
-    os.chdir(workdir)
-    os.makedirs(shell.profile_dir.location, exist_ok=True)  # in scratch, wiped since the shell was made
-    shell.profile_dir.check_dirs()
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(request["socket"])
-    listener.listen(1)
-    os.write(ready_fd, b"1")
-    os.close(ready_fd)
-    listener.settimeout(KERNEL_START_TIMEOUT)
-    connection, _ = listener.accept()
-    listener.close()
-    connection.settimeout(None)
-    runner.Kernel(shell, connection, request["output_chars"], compat.execute_reply).serve()
-    os._exit(0)
-
-
-def spawn(request: dict, children: dict, scratch: str, shell, compat) -> dict:
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        try:
-            child(request, scratch, write_fd, shell, compat)
-        except BaseException:
-            os.write(write_fd, traceback.format_exc().encode()[-4000:])
-        finally:
-            os._exit(1)
-    os.close(write_fd)
-    ready = os.read(read_fd, 4096) if select.select([read_fd], [], [], KERNEL_START_TIMEOUT)[0] else b""
-    os.close(read_fd)
-    children[pid] = None
-    if ready != b"1":
-        return {"error": f"kernel failed to start: {ready.decode(errors='replace') or 'no answer'}"}
-    return {"pid": pid}
-
-
 def poll(pid: int, children: dict):
     if children.get(pid) is None:
         try:
             done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done, status = pid, 0
+        except ChildProcessError:  # a zygote's kernel: the zygote collects it, its code is unknown
+            done, status = (0, 0) if fork.running(pid) else (pid, signal.SIGKILL)
         if done:
             children[pid] = os.waitstatus_to_exitcode(status)
     return children.get(pid)
@@ -217,11 +142,12 @@ def session_of(pid: int) -> int | None:
         return None
 
 
-def leftovers(children: dict, sandboxed: bool) -> list[int]:
-    """Processes to kill: in the sandbox, all but the template and bwrap's init; without it, the
-    kernels' sessions (each kernel starts one, and what it starts stays in it unless it escapes)."""
-    me = os.getpid()
-    pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+def leftovers(children: dict, sandboxed: bool, spared: set[int]) -> list[int]:
+    """Processes to kill: in the sandbox, all but the template, its zygotes and bwrap's init;
+    without it, the kernels' sessions (each kernel starts one, and what it starts stays in it
+    unless it escapes)."""
+    spared = spared | {1, os.getpid()}
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in spared]
     if sandboxed:
         return pids
     return [p for p in pids if p in children or session_of(p) in children]
@@ -239,10 +165,11 @@ def reap() -> None:
             return
 
 
-def reset(children: dict, sandboxed: bool, scratch: list[str]) -> None:
+def reset(children: dict, sandboxed: bool, scratch: list[str], zygotes) -> None:
     """Kill every process a kernel left and collect them, then wipe the scratch folders."""
+    zygotes.check()
     deadline = time.monotonic() + 10
-    while (others := leftovers(children, sandboxed)) and time.monotonic() < deadline:
+    while (others := leftovers(children, sandboxed, zygotes.pids())) and time.monotonic() < deadline:
         for pid in others:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -282,10 +209,8 @@ def serve() -> None:
     if args.processes:
         # Set here, inside the sandbox's user namespace, the cap counts this sandbox's tasks only.
         resource.setrlimit(resource.RLIMIT_NPROC, (args.processes, args.processes))
-    libc.prctl(PR_SET_DUMPABLE, 0)  # kernels run as the same user: no ptrace, no /proc/<pid>/fd
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # what kernels start and leave behind becomes ours to collect
-    import runner
-
+    fork.libc.prctl(PR_SET_DUMPABLE, 0)  # kernels run as the same user: no ptrace, no /proc/<pid>/fd
+    fork.libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # what kernels start and leave behind becomes ours to collect
     preload()
     compat = runner.load_module("grading_compat", args.compat)
     compat.cheap_cell_names()
@@ -296,10 +221,12 @@ def serve() -> None:
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(os.open("/dev/null", os.O_WRONLY), 1)  # stray prints must not corrupt the protocol
     replies.write(json.dumps({"ready": True}) + "\n")
-    for request in requests(later, children):
+    zygotes = fork.Zygotes(args.scratch[0], shell, compat)
+    for request in requests(later, children, zygotes):
         op = request["op"]
         if op == "spawn":
-            reply = spawn(request, children, args.scratch[0], shell, compat)
+            reply = zygotes.spawn(request)
+            children[reply["pid"]] = None
         elif op == "poll":
             reply = {"exit": poll(request["pid"], children)}
         elif op == "signal":
@@ -311,7 +238,7 @@ def serve() -> None:
                 pass
             reply = {}
         elif op == "reset":
-            reset(children, args.sandboxed, args.scratch)
+            reset(children, args.sandboxed, args.scratch, zygotes)
             reply = {}
         else:
             reply = {"error": f"unknown op {op!r}"}

@@ -89,12 +89,15 @@ class Template:
             raise RuntimeError(reply["error"])
         return reply
 
-    def fork_kernel(self, limits: dict, output_chars: int) -> tuple[int, KernelSocket]:
-        """A fresh kernel (runner.py) forked from the template, and the grader's socket to it."""
+    def fork_kernel(self, limits: dict, output_chars: int, first_cells: list[str]) -> tuple[int, KernelSocket]:
+        """A fresh kernel (runner.py) forked from the template, and the grader's socket to it.
+        `first_cells`: the course's own first cells of the notebook, which the template may have
+        run already, in a zygote (fork.py); the kernel says which ran."""
         from grading.kernel.client import KernelSocket
 
         inside = f"{self.sandbox.runtime_inside(self.runtime)}/kernel"
-        pid = self.request(op="spawn", socket=inside, limits=limits, output_chars=output_chars)["pid"]
+        request = {"socket": inside, "limits": limits, "output_chars": output_chars, "first_cells": first_cells}
+        pid = self.request(op="spawn", **request)["pid"]
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.connect(str(self.runtime / "kernel"))
