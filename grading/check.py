@@ -9,6 +9,8 @@ the cells in ipykernel's shell, without the kernel protocol (no ports, no connec
 warning about them), so that checking costs little more than the notebook's own run.
 """
 
+from __future__ import annotations
+
 import os
 import re
 import signal
@@ -18,14 +20,14 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
+from typing import TYPE_CHECKING
 
 from grading import compat
 from grading.kernel import runner
-from grading.kernel.client import KernelSocket, RunnerExecution
 from grading.outputs import visible_text
+
+if TYPE_CHECKING:  # imported once the kernel starts: it starts Python meanwhile
+    from nbformat import NotebookNode
 
 
 @dataclass
@@ -36,13 +38,8 @@ class CheckedCell:
     text: str
 
 
-class LocalExecution(RunnerExecution, NotebookClient):
-    """nbclient's NotebookClient, on a kernel of the grader's own."""
-
-
-def execute(path: Path, timeout: float = 120) -> nbformat.NotebookNode:
+def execute(path: Path, timeout: float = 120) -> NotebookNode:
     """The notebook, run top to bottom in a fresh kernel of the grader's own, in a temporary folder."""
-    nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory() as workdir:
         ours, theirs = socket.socketpair()
         argv = [sys.executable, runner.__file__, "--fd", str(theirs.fileno()), "--compat", compat.__file__]
@@ -51,8 +48,13 @@ def execute(path: Path, timeout: float = 120) -> nbformat.NotebookNode:
         )
         theirs.close()
         try:
+            import nbformat
+
+            from grading.kernel.client import KernelSocket, NotebookExecution
+
+            nb = nbformat.read(path, as_version=4)
             interrupt = lambda: os.killpg(kernel.pid, signal.SIGINT)  # noqa: E731
-            LocalExecution(nb, timeout=timeout, allow_errors=True).run_cells(
+            NotebookExecution(nb, timeout=timeout, allow_errors=True).run_cells(
                 KernelSocket(ours, lambda: kernel.poll() is None, interrupt)
             )
         finally:
@@ -74,7 +76,7 @@ def run_checks(path: Path, timeout: float = 120) -> list[CheckedCell]:
     return checked
 
 
-def is_graded(cell: nbformat.NotebookNode) -> bool:
+def is_graded(cell: NotebookNode) -> bool:
     """nbgrader's `utils.is_grade`, without importing nbgrader: its package imports its apps and
     server extensions, half a second of the student's wait."""
     return bool(cell.metadata.get("nbgrader", {}).get("grade", False))

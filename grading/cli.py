@@ -57,10 +57,9 @@ def grade_command(args: argparse.Namespace) -> int:
     # The templates import torch & co. for seconds: launch them first, and build meanwhile.
     pool = LocalPool(args.workers, sandbox, args.timeout, args.cell_timeout, expected=files_in(submissions))
     try:
-        from coursework import build
         from grading import grade
 
-        built = build.build_if_changed(out / "build")
+        built = build_course(out / "build")
         outcome = grade.grade(
             submissions, out, built, pool, notes=[warning] if warning else [], on_progress=ProgressLine()
         )
@@ -74,6 +73,37 @@ def grade_command(args: argparse.Namespace) -> int:
     print(f"graded {outcome.graded_now} hand-ins in {outcome.seconds:.1f} s")
     print(f"report: {out / 'report.html'}")
     return 0
+
+
+def build_course(target: Path) -> Path:
+    """OUT/build: the course as built from the sources now. Built once per version of the sources
+    on this machine, in a cache that a fresh OUT copies (building takes seconds, a copy much less)."""
+    import json
+    import shutil
+    import tempfile
+
+    from coursework import build, config
+
+    fingerprint = build.source_fingerprint(config.publication())
+    manifest = target / build.MANIFEST
+    if manifest.exists() and json.loads(manifest.read_text()).get("built_from") == fingerprint:
+        return target
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grading" / "course-builds"
+    built = cache / fingerprint
+    if not (built / build.MANIFEST).exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        fresh = Path(tempfile.mkdtemp(dir=cache))
+        build.build_if_changed(fresh)
+        for old in cache.iterdir():  # earlier versions of the sources (not another run's build in progress)
+            if old.name != fresh.name and len(old.name) == len(fingerprint):
+                shutil.rmtree(old, ignore_errors=True)
+        try:
+            fresh.rename(built)
+        except OSError:  # another run built it meanwhile
+            shutil.rmtree(fresh, ignore_errors=True)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(built, target)
+    return target
 
 
 def files_in(submissions: Path) -> int | None:

@@ -1,7 +1,12 @@
 """What a cell's outputs show a student: printed text and error messages, never tracebacks (they
 quote the hidden tests' source). Light on purpose: `python -m grading check` imports it."""
 
-from nbformat import NotebookNode
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 
 def visible_text(cell: NotebookNode) -> str:

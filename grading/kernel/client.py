@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable
 
 from jupyter_core.utils import run_sync
+from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
@@ -207,6 +208,10 @@ class RunnerExecution:
         """nbclient's run_hook: a hook may be a function or a coroutine function."""
         if hook is not None and inspect.isawaitable(result := hook(**kwargs)):
             run_sync(_awaited)(result)
+
+
+class NotebookExecution(RunnerExecution, NotebookClient):
+    """nbclient's NotebookClient, on a kernel of the grader's own (`python -m grading check`)."""
 
 
 async def _awaited(awaitable):

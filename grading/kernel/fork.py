@@ -141,6 +141,16 @@ def running(pid: int) -> bool:
         return False
 
 
+def collect(*_) -> None:
+    """Collect every child that has ended (a zygote's kernels: their times count towards it)."""
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+
+
 def read_line(fd: int, timeout: float) -> dict | None:
     """One JSON line from a pipe, or None (closed, or silent for `timeout` seconds)."""
     data = b""
@@ -263,7 +273,7 @@ class Zygotes:
         os.write(replies_fd, json.dumps({"ran": ran if usable else []}).encode() + b"\n")
         if not usable:
             return
-        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # its kernels are collected as they end
+        signal.signal(signal.SIGCHLD, collect)  # its kernels, as they end
         while (request := read_line(requests_fd, None)) is not None:
             reply = spawn(request, self.scratch, self.shell, self.compat, ran)
             os.write(replies_fd, json.dumps(reply).encode() + b"\n")
