@@ -16,6 +16,7 @@ This machine's speed varies between days and with its other users: compare ratio
 """
 
 import argparse
+import collections
 import csv
 import datetime
 import os
@@ -106,16 +107,21 @@ def timed(argv: list[str], **kwargs) -> tuple[float, int]:
     return time.monotonic() - started, peak
 
 
-def cells_seconds(path: Path) -> float:
-    """The cells' own work in an executed notebook: from each cell's execute_input to its reply,
-    as the kernel stamped them (nbclient's record_timing)."""
-    total = 0.0
+def cell_times(path: Path) -> list[tuple[str, float]]:
+    """Each cell's own work in an executed notebook: from its execute_input to its reply, as the
+    kernel stamped them (nbclient's record_timing), with the stamp it started at."""
+    times = []
     for cell in nbformat.read(path, as_version=4).cells:
         stamps = cell.get("metadata", {}).get("execution", {})
         if "iopub.execute_input" in stamps and "shell.execute_reply" in stamps:
             began = datetime.datetime.fromisoformat(stamps["iopub.execute_input"])
-            total += (datetime.datetime.fromisoformat(stamps["shell.execute_reply"]) - began).total_seconds()
-    return total
+            ended = datetime.datetime.fromisoformat(stamps["shell.execute_reply"])
+            times.append((stamps["iopub.execute_input"], (ended - began).total_seconds()))
+    return times
+
+
+def cells_seconds(path: Path) -> float:
+    return sum(seconds for _, seconds in cell_times(path))
 
 
 def plain_nbgrader(handins: Path, work: Path) -> tuple[float, int, dict, dict, dict]:
@@ -145,11 +151,20 @@ def plain_nbgrader(handins: Path, work: Path) -> tuple[float, int, dict, dict, d
     return seconds, peak, scores, per_handin, cells
 
 
+def own_work(paths: list[Path]) -> dict[Path, float]:
+    """The cells' own work in each executed notebook, counting only cells its kernel ran: cells
+    run once in a zygote for many kernels (a notebook's first cells) show the same stamps in
+    every hand-in that started from it, and are left out."""
+    timed = {path: cell_times(path) for path in paths}
+    seen = collections.Counter(stamp for times in timed.values() for stamp, _ in times)
+    return {path: sum(seconds for stamp, seconds in times if seen[stamp] == 1) for path, times in timed.items()}
+
+
 def per_notebook(autograded: Path) -> dict[str, float]:
     """Mean cells' own work per hand-in of each notebook, over an `autograded/` folder."""
     found: dict[str, list[float]] = {}
-    for path in autograded.glob("*/*/*.ipynb"):
-        found.setdefault(path.stem, []).append(cells_seconds(path))
+    for path, seconds in own_work(list(autograded.glob("*/*/*.ipynb"))).items():
+        found.setdefault(path.stem, []).append(seconds)
     return {name: statistics.mean(values) for name, values in found.items()}
 
 
@@ -203,7 +218,8 @@ def check_time(work: Path) -> tuple[float, float]:
 
 
 def breakdown(handins: Path, work: Path) -> None:
-    """Where one notebook's worker time goes in the grader (median of 5, after one to warm up)."""
+    """Where one notebook's worker time goes in the grader, alone on the machine but for the
+    others' load (median of 5, after one to warm up); overhead is all but the cells' own work."""
     from grading import execute
     from grading.course import Course
     from grading.kernel.sandbox import Sandbox
@@ -216,14 +232,22 @@ def breakdown(handins: Path, work: Path) -> None:
     template.ensure_running()  # the template starts once per worker, not per notebook
     grader = execute.Grader(Course.read(work / "ours" / "course"), template, 120)
     handin = HandIn("bench", name, str(path), path.read_bytes(), 0.0)
+    runs = []
     try:
         grader.grade(handin)
-        runs = [grader.grade(handin).timings for _ in range(5)]
+        for i in range(5):
+            graded = grader.grade(handin)
+            (work / f"breakdown{i}.ipynb").write_text(graded.executed)
+            runs.append((graded.timings, graded.result.seconds))
     finally:
         grader.close()
         template.remove()
-    phases = {phase: statistics.median(run[phase] for run in runs) for phase in runs[0]}
-    print(f"  grader, {name} (median of 5): " + ", ".join(f"{p} {s * 1000:.0f} ms" for p, s in phases.items()))
+    own = list(own_work([work / f"breakdown{i}.ipynb" for i in range(5)]).values())
+    phases = {phase: statistics.median(timings.get(phase, 0.0) for timings, _ in runs) for phase in runs[0][0]}
+    phases["cells' own work"] = statistics.median(own)
+    phases["overhead"] = statistics.median(seconds - o for (_, seconds), o in zip(runs, own, strict=True))
+    shown = ", ".join(f"{p} {s * 1000:.0f} ms" for p, s in phases.items() if p != execute.STARTUP)
+    print(f"  grader, {name} (median of 5): {shown}")
 
 
 def load() -> str:

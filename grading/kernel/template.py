@@ -45,6 +45,7 @@ class Template:
         self.process: subprocess.Popen | None = None
         self.ready = False
         self.gone = False
+        self.unanswered = False  # a reset is on its way: its reply comes before the next one
         self._lock = threading.Lock()
 
     def launch(self) -> None:
@@ -52,10 +53,16 @@ class Template:
         self.runtime.mkdir(exist_ok=True)
         (self.workdir / "scratch").mkdir(exist_ok=True)
         self.process = self.sandbox.template_process(self.workdir, self.runtime, self.workdir / "scratch")
-        self.ready, self.gone = False, False
+        self.ready, self.gone, self.unanswered = False, False, False
 
     def ensure_running(self) -> None:
-        """Wait until the template is ready; start one when there is none, or it is gone."""
+        """Wait until the template is ready (and done with the last reset); start one when there
+        is none, or it is gone."""
+        with self._lock:
+            try:
+                self._answered()
+            except TemplateGone:
+                pass
         if self.process is None or self.gone:
             self.close()
             self.launch()
@@ -73,10 +80,18 @@ class Template:
             raise TemplateGone("the kernel template stopped answering")
         return json.loads(line)
 
-    def request(self, timeout: float = REQUEST_TIMEOUT, **message: Any) -> dict:
+    def _answered(self) -> None:
+        """Read the reply to the reset on its way, if any (hold the lock)."""
+        if self.unanswered:
+            self.unanswered = False
+            self._read(REQUEST_TIMEOUT)
+
+    def request(self, timeout: float = REQUEST_TIMEOUT, answer: bool = True, **message: Any) -> dict:
+        """Send a request, and wait for its reply unless `answer` is False (the next request reads it)."""
         with self._lock:
             if self.process is None or self.gone:
                 raise TemplateGone("the kernel template is not running")
+            self._answered()
             try:
                 assert self.process.stdin
                 self.process.stdin.write(json.dumps(message).encode() + b"\n")
@@ -84,6 +99,9 @@ class Template:
             except BrokenPipeError as error:
                 self.gone = True
                 raise TemplateGone("the kernel template is not running") from error
+            if not answer:
+                self.unanswered = True
+                return {}
             reply = self._read(timeout)
         if "error" in reply:
             raise RuntimeError(reply["error"])
@@ -120,9 +138,10 @@ class Template:
             pass
 
     def reset(self) -> None:
-        """Between notebooks: no process of the last kernel survives, no file it wrote remains."""
+        """Between notebooks: no process of the last kernel survives, no file it wrote remains.
+        The template does it while the worker finishes grading; the next kernel waits for it."""
         try:
-            self.request(op="reset")
+            self.request(op="reset", answer=False)
         except TemplateGone:
             self.close()
         for entry in self.runtime.iterdir() if self.runtime.exists() else ():
