@@ -27,7 +27,6 @@ CELLS = [
     "%%capture captured\nprint('hidden')",
     "captured.stdout",
     "!echo from-a-shell",
-    "import os\nos.system('echo from-os-system')",
     "import matplotlib.pyplot as plt\nplt.plot([1, 2])",
     "plt.figure()\nplt.plot([3, 4])\nplt.show()",
     "None",
@@ -38,20 +37,19 @@ CELLS = [
 
 
 def outputs(nb: nbformat.NotebookNode) -> list:
-    """Each code cell's execution count and outputs, printed text joined per stream (ipykernel
-    splits it into messages by timing); addresses, timings, process ids and file paths blanked."""
+    """Each code cell's execution count, printed text per stream (ipykernel cuts it into messages,
+    and orders stdout and stderr, by timing) and other outputs; addresses, timings, process ids
+    and file paths blanked."""
     cells = []
     for cell in nb.cells:
-        shown = []
+        printed = {}
         for output in cell.outputs:
-            if output.output_type == "stream" and shown and shown[-1].get("name") == output.name:
-                shown[-1]["text"] += output.text
-            else:
-                shown.append(dict(output))
-        for output in shown:
-            if "text" in output:
-                output["text"] = re.sub(r"(CPU times|Wall time): .*", "_", output["text"])
-        cells.append((cell.execution_count, re.sub(r"0x[0-9a-f]+|ipykernel_\d+|File \S+:\d+", "_", repr(shown))))
+            if output.output_type == "stream":
+                printed[output.name] = printed.get(output.name, "") + output.text
+        others = [dict(o) for o in cell.outputs if o.output_type != "stream"]
+        text = re.sub(r"(CPU times|Wall time): .*", "_", repr(sorted(printed.items())))
+        shown = re.sub(r"0x[0-9a-f]+|ipykernel_\d+|File \S+:\d+", "_", text + repr(others))
+        cells.append((cell.execution_count, shown))
     return cells
 
 
@@ -69,6 +67,17 @@ def test_the_kernel_shows_what_ipykernel_shows(tmp_path):
     ours = check.execute(path, timeout=60)
     assert outputs(ours) == outputs(plain)
     assert any("from-a-shell" in text for _, text in outputs(ours))
+
+
+def test_what_subprocesses_print_is_the_cells_output(tmp_path):
+    """As with ipykernel (it reads file descriptors 1 and 2 in a thread, so it may show such text
+    a cell late; this kernel reads them when the cell ends)."""
+    code = "import os, subprocess\nos.system('echo from-os-system')\nsubprocess.run(['sh', '-c', 'echo to-stderr >&2'])"
+    path = tmp_path / "subprocesses.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), path)
+    outputs = check.execute(path, timeout=60).cells[0].outputs
+    printed = {o.name: o.text for o in outputs if o.output_type == "stream"}
+    assert printed == {"stdout": "from-os-system\n", "stderr": "to-stderr\n"}
 
 
 def test_a_kernel_cannot_write_to_its_template(autograde):
