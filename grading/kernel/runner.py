@@ -57,7 +57,7 @@ def make_shell():
     """ipykernel's shell, set up as the grader's kernels always were: plain tracebacks (students are
     shown only an error's name and message) and outputs as text only (pictures cannot change a
     grade, and drawing them was a third of the kernels' time). Made once in the kernel template,
-    before it forks: each kernel starts with a fresh copy."""
+    before it forks: each kernel starts with a fresh copy (a kernel on its own makes its own)."""
     from ipykernel.compiler import XCachingCompiler
     from ipykernel.zmqshell import ZMQInteractiveShell
     from traitlets.config import Config
@@ -69,8 +69,9 @@ def make_shell():
     shell = ZMQInteractiveShell.instance(config=config, compiler_class=XCachingCompiler)
     shell.kernel = NoEventLoop()
     shell.extension_manager.load_extension("storemagic")  # IPKernelApp's default extension
-    if "" not in sys.path:  # IPKernelApp's init_path: modules beside the notebook import
-        sys.path.insert(0, "")
+    if "" not in sys.path:  # IPKernelApp's init_path: modules beside the notebook, after the standard library
+        packages = [i for i, p in enumerate(sys.path) if os.path.basename(p) in ("site-packages", "dist-packages")]
+        sys.path.insert(packages[0] if packages else 0, "")
     return shell
 
 
