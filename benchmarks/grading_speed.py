@@ -1,17 +1,27 @@
 """Benchmark: `python -m grading grade` against plain `nbgrader autograde`, same hand-ins, same run.
 
-    .venv/bin/python benchmarks/grading_speed.py --students 20
+    .venv/bin/python benchmarks/grading_speed.py --students 20 [--all-correct] [--workers N]
 
 Builds N students x every notebook of hand-ins from the course's samples (right answers written
-differently and the classic mistakes), grades them with plain nbgrader (`nbgrader autograde`,
-one command per notebook, as an instructor would run it) and with `python -m grading grade`
-(sandbox on), checks that every score is identical, and prints wall time, notebooks per second,
-the ratio, peak memory of each process tree, and where one notebook's time goes.
+differently and the classic mistakes; with --all-correct, right answers only), grades them with
+plain nbgrader (`nbgrader autograde`, one command per notebook, as an instructor would run it)
+and with `python -m grading grade` (sandbox on), checks that every score is identical, and prints:
+  - wall time, notebooks per second, peak memory of each process tree, and the ratio;
+  - per notebook, the cells' own work (from the execution times that each kernel stamps on each
+    cell, in both) and everything else: plain nbgrader's wall time per hand-in, and the grader's
+    worker time per hand-in minus the cells' own work (its overhead);
+  - one late hand-in graded into the OUT just written, and into a fresh OUT;
+  - `python -m grading check` on one notebook, against that notebook's own run in a fresh kernel.
+This machine's speed varies between days and with its other users: compare ratios from one run.
 """
 
 import argparse
+import collections
+import csv
+import datetime
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,18 +29,21 @@ import threading
 import time
 from pathlib import Path
 
-import nbformat
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this tree's code, not an installed one
 
-from coursework import build, config, samples
+import nbformat  # noqa: E402
+
+from coursework import build, config, samples  # noqa: E402
 
 ROOT = config.ROOT
+LATE_NOTEBOOK = "02_single_chain"
 
 
-def make_handins(folder: Path, students: int) -> list[tuple[str, str]]:
+def make_handins(folder: Path, students: int, all_correct: bool) -> list[tuple[str, str]]:
     """N students, each with every notebook; student i hands in sample (i + k) of notebook k."""
     pairs = []
     for k, name in enumerate(config.notebook_names()):
-        variants = samples.samples(name)
+        variants = [s for s in samples.samples(name) if not (all_correct and s.fails)]
         for i in range(students):
             student = f"s{i:03d}"
             (folder / student).mkdir(parents=True, exist_ok=True)
@@ -94,7 +107,25 @@ def timed(argv: list[str], **kwargs) -> tuple[float, int]:
     return time.monotonic() - started, peak
 
 
-def plain_nbgrader(handins: Path, work: Path) -> tuple[float, int, dict]:
+def cell_times(path: Path) -> list[tuple[str, float]]:
+    """Each cell's own work in an executed notebook: from its execute_input to its reply, as the
+    kernel stamped them (nbclient's record_timing), with the stamp it started at."""
+    times = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        stamps = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in stamps and "shell.execute_reply" in stamps:
+            began = datetime.datetime.fromisoformat(stamps["iopub.execute_input"])
+            ended = datetime.datetime.fromisoformat(stamps["shell.execute_reply"])
+            times.append((stamps["iopub.execute_input"], (ended - began).total_seconds()))
+    return times
+
+
+def cells_seconds(path: Path) -> float:
+    return sum(seconds for _, seconds in cell_times(path))
+
+
+def plain_nbgrader(handins: Path, work: Path) -> tuple[float, int, dict, dict, dict]:
+    """Wall time, peak memory, scores; per notebook, seconds per hand-in and cells' own work."""
     course_dir = work / "plain"
     build.build_course(course_dir)
     for student_dir in handins.iterdir():
@@ -104,10 +135,11 @@ def plain_nbgrader(handins: Path, work: Path) -> tuple[float, int, dict]:
             shutil.copy(path, target)
     nbgrader = str(Path(sys.executable).with_name("nbgrader"))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    seconds, peak = 0.0, 0
+    seconds, peak, per_handin = 0.0, 0, {}
     for name in config.notebook_names():
         took, memory = timed([nbgrader, "autograde", name, "--force"], cwd=course_dir, env=env)
         seconds, peak = seconds + took, max(peak, memory)
+        per_handin[name] = took / len(list(handins.iterdir()))
     from nbgrader.api import Gradebook
 
     scores = {}
@@ -115,73 +147,131 @@ def plain_nbgrader(handins: Path, work: Path) -> tuple[float, int, dict]:
         for name in config.notebook_names():
             for submission in gb.notebook_submissions(name, name):
                 scores[(submission.student.id, name)] = submission.score
-    return seconds, peak, scores
+    cells = per_notebook(course_dir / "autograded")
+    return seconds, peak, scores, per_handin, cells
 
 
-def ours(handins: Path, work: Path, workers: int) -> tuple[float, int, dict]:
-    out = work / "ours"
+def own_work(paths: list[Path]) -> dict[Path, float]:
+    """The cells' own work in each executed notebook, counting only cells its kernel ran: cells
+    run once in a zygote for many kernels (a notebook's first cells) show the same stamps in
+    every hand-in that started from it, and are left out."""
+    timed = {path: cell_times(path) for path in paths}
+    seen = collections.Counter(stamp for times in timed.values() for stamp, _ in times)
+    return {path: sum(seconds for stamp, seconds in times if seen[stamp] == 1) for path, times in timed.items()}
+
+
+def per_notebook(autograded: Path) -> dict[str, float]:
+    """Mean cells' own work per hand-in of each notebook, over an `autograded/` folder."""
+    found: dict[str, list[float]] = {}
+    for path, seconds in own_work(list(autograded.glob("*/*/*.ipynb"))).items():
+        found.setdefault(path.stem, []).append(seconds)
+    return {name: statistics.mean(values) for name, values in found.items()}
+
+
+def grade(handins: Path, out: Path, workers: int | None = None) -> tuple[float, int]:
     argv = [sys.executable, "-m", "grading", "grade", str(handins), "--out", str(out), "--sandbox", "require"]
-    seconds, peak = timed([*argv, "--workers", str(workers)], cwd=ROOT)
-    import csv
+    return timed(argv + (["--workers", str(workers)] if workers else []), cwd=ROOT)
 
+
+def ours(handins: Path, work: Path, workers: int) -> tuple[float, int, dict, dict, dict]:
+    """As plain_nbgrader; seconds per hand-in are the worker's (grades.csv `seconds`)."""
+    out = work / "ours"
+    seconds, peak = grade(handins, out, workers)
     with open(out / "grades.csv") as f:
-        scores = {
-            (r["student"], r["notebook"]): float(r["score"]) for r in csv.DictReader(f) if r["status"] == "graded"
-        }
-    return seconds, peak, scores
+        rows = [r for r in csv.DictReader(f) if r["status"] == "graded"]
+    scores = {(r["student"], r["notebook"]): float(r["score"]) for r in rows}
+    per_handin = {
+        name: statistics.mean(float(r["seconds"]) for r in rows if r["notebook"] == name)
+        for name in config.notebook_names()
+    }
+    return seconds, peak, scores, per_handin, per_notebook(out / "course" / "autograded")
+
+
+def late_handin(work: Path) -> tuple[float, float]:
+    """Seconds to grade one late hand-in into the OUT just graded, and into a fresh OUT."""
+    late = work / "late"
+    (late / "latecomer").mkdir(parents=True)
+    right = samples.hand_in(LATE_NOTEBOOK, samples.Sample("right", {}))
+    nbformat.write(right, late / "latecomer" / f"{LATE_NOTEBOOK}.ipynb")
+    existing, _ = grade(late, work / "ours")
+    fresh, _ = grade(late, work / "fresh")
+    return existing, fresh
+
+
+def check_time(work: Path) -> tuple[float, float, str]:
+    """`python -m grading check` on one notebook, and that notebook's own run: its cells' work in
+    a fresh kernel of Jupyter's (nbclient and ipykernel), as the kernel stamps it."""
+    from nbclient import NotebookClient
+
+    path = work / "late" / "latecomer" / f"{LATE_NOTEBOOK}.ipynb"
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "grading", "check", str(path)], cwd=ROOT, capture_output=True)
+    took = time.monotonic() - started
+    if run.returncode != 0:
+        raise SystemExit(f"grading check failed:\n{run.stderr.decode()[-3000:]}")
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=120)
+    client.execute(cwd=str(work), stderr=subprocess.DEVNULL)  # stderr: its warning about TCP
+    executed = work / "checked.ipynb"
+    nbformat.write(nb, executed)
+    return took, cells_seconds(executed), run.stderr.decode().strip()
 
 
 def breakdown(handins: Path, work: Path) -> None:
-    """Where one notebook's time goes, in a plain cold kernel and in the grader's forked one."""
-    from jupyter_client.manager import start_new_kernel
-
+    """Where one notebook's worker time goes in the grader, alone on the machine but for the
+    others' load (median of 5, after one to warm up); overhead is all but the cells' own work."""
     from grading import execute
     from grading.course import Course
     from grading.kernel.sandbox import Sandbox
     from grading.kernel.template import Template
     from grading.records import HandIn
 
-    name = config.notebook_names()[1]
+    name = LATE_NOTEBOOK
     path = next(handins.iterdir()) / f"{name}.ipynb"
-    started = time.monotonic()
-    km, kc = start_new_kernel(kernel_name="python3", stderr=subprocess.DEVNULL)  # its TCP warning
-    started_kernel = time.monotonic()
-    kc.execute_interactive("import torch, matplotlib.pyplot", timeout=60)
-    imported = time.monotonic()
-    kc.stop_channels()
-    km.shutdown_kernel(now=True)
-    print(f"  plain kernel: start {started_kernel - started:.2f} s, imports {imported - started_kernel:.2f} s")
-
-    course_dir = work / "ours" / "course"
     template = Template(Sandbox(True))
     template.ensure_running()  # the template starts once per worker, not per notebook
-    grader = execute.Grader(Course.read(course_dir), template, 120)
+    grader = execute.Grader(Course.read(work / "ours" / "course"), template, 120)
     handin = HandIn("bench", name, str(path), path.read_bytes(), 0.0)
+    runs = []
     try:
         grader.grade(handin)
-        runs = [grader.grade(handin).timings for _ in range(5)]
+        for i in range(5):
+            graded = grader.grade(handin)
+            (work / f"breakdown{i}.ipynb").write_text(graded.executed)
+            runs.append((graded.timings, graded.result.seconds))
     finally:
         grader.close()
         template.remove()
-    phases = {phase: sorted(run[phase] for run in runs)[2] for phase in runs[0]}
-    print(f"  grader, {name} (median of 5): " + ", ".join(f"{p} {s * 1000:.0f} ms" for p, s in phases.items()))
+    own = list(own_work([work / f"breakdown{i}.ipynb" for i in range(5)]).values())
+    phases = {phase: statistics.median(timings.get(phase, 0.0) for timings, _ in runs) for phase in runs[0][0]}
+    phases["cells' own work"] = statistics.median(own)
+    phases["overhead"] = statistics.median(seconds - o for (_, seconds), o in zip(runs, own, strict=True))
+    shown = ", ".join(f"{p} {s * 1000:.0f} ms" for p, s in phases.items() if p != execute.STARTUP)
+    print(f"  grader, {name} (median of 5): {shown}")
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=20)
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--all-correct", action="store_true", help="every hand-in right (no tracebacks)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="grading-bench-") as tmp:
         work = Path(tmp)
         handins = work / "handins"
-        pairs = make_handins(handins, args.students)
+        pairs = make_handins(handins, args.students, args.all_correct)
         n = len(pairs)
         notebooks = len(config.notebook_names())
-        print(f"{args.students} students x {notebooks} notebooks = {n} hand-ins, {os.cpu_count()} cores")
+        workload = "all correct" if args.all_correct else "right answers and the classic mistakes"
+        print(f"{args.students} students x {notebooks} notebooks = {n} hand-ins ({workload}), {os.cpu_count()} cores")
+        print(f"  at start: {load()}")
 
-        plain_s, plain_mem, plain_scores = plain_nbgrader(handins, work)
-        ours_s, ours_mem, ours_scores = ours(handins, work, args.workers)
+        plain_s, plain_mem, plain_scores, plain_each, plain_cells = plain_nbgrader(handins, work)
+        ours_s, ours_mem, ours_scores, ours_each, ours_cells = ours(handins, work, args.workers)
 
         mismatches = [
             (k, plain_scores.get(k), ours_scores.get(k)) for k in pairs if plain_scores.get(k) != ours_scores.get(k)
@@ -198,8 +288,24 @@ def main() -> None:
         print(f"scores identical: {'yes' if not mismatches else 'NO'} ({n - len(mismatches)} of {n})")
         for k, plain, mine in mismatches[:20]:
             print(f"  {k}: plain nbgrader {plain}, grader {mine}")
+
+        print("per hand-in, seconds: cells' own work | plain nbgrader wall | grader worker time, overhead")
+        for name in config.notebook_names():
+            print(
+                f"  {name:26s} {plain_cells[name]:5.2f} {ours_cells[name]:5.2f} | {plain_each[name]:5.2f} | "
+                f"{ours_each[name]:5.2f}, {ours_each[name] - ours_cells[name]:5.2f}"
+            )
+        overhead = statistics.mean(ours_each[m] - ours_cells[m] for m in config.notebook_names())
+        print(f"  grader overhead per hand-in, mean over notebooks: {overhead:.3f} s")
+
+        existing, fresh = late_handin(work)
+        print(f"one late hand-in ({LATE_NOTEBOOK}): into that OUT {existing:.1f} s, into a fresh OUT {fresh:.1f} s")
+        checked, own, warned = check_time(work)
+        print(f"python -m grading check ({LATE_NOTEBOOK}): {checked:.1f} s; the notebook's own run {own:.1f} s")
+        print(f"  it printed: {warned[:300]!r}")
         print("one notebook:")
         breakdown(handins, work)
+        print(f"  at end: {load()}")
         if mismatches:
             sys.exit(1)
 

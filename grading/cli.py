@@ -72,7 +72,7 @@ def graded_out(out: Path) -> Path:
 
 def grade_command(args: argparse.Namespace) -> int:
     from coursework import config
-    from grading.collect import Limits, collecting
+    from grading.collect import Limits, collecting, count_files
     from grading.files import same_or_inside
     from grading.kernel.pool import LocalPool, worker_capacity
     from grading.kernel.sandbox import SandboxUnavailable, choose_sandbox
@@ -96,7 +96,7 @@ def grade_command(args: argparse.Namespace) -> int:
     limits = Limits(int(args.max_file_mb * MiB), int(args.max_total_mb * MiB))
     policy = late_policy()
     # The templates import torch & co. for seconds: launch them first, and collect and build meanwhile.
-    pool = LocalPool(workers, sandbox, args.timeout, args.cell_timeout)
+    pool = LocalPool(workers, sandbox, args.timeout, args.cell_timeout, expected=count_files(submissions))
     try:
         with collecting(submissions, config.notebook_names(), limits) as found:
             out.mkdir(parents=True, exist_ok=True)
@@ -104,7 +104,7 @@ def grade_command(args: argparse.Namespace) -> int:
                 from coursework import build
                 from grading import grade
 
-                built = build.build_if_changed(out / "build")
+                built = build.build_cached(out / "build")
                 outcome = grade.grade(found, out, built, pool, policy=policy, notes=notes, on_progress=ProgressLine())
     finally:
         pool.close()

@@ -92,6 +92,17 @@ def collecting(submissions: Path, notebooks: list[str], limits: Limits = Limits(
 # --- reading SUBMISSIONS ----------------------------------------------------------------------------
 
 
+def count_files(submissions: Path) -> int | None:
+    """How many files SUBMISSIONS holds: no more new hand-ins than that (None: cannot tell)."""
+    if submissions.is_dir():
+        return sum(len(files) for _, _, files in os.walk(submissions))
+    try:
+        with zipfile.ZipFile(submissions) as archive:
+            return len(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return None
+
+
 def path_parts(name: str) -> tuple[str, ...]:
     """A member path's parts: either slash separates (zips made on Windows use backslashes), and
     names are compared in NFC (macOS writes NFD)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 # The pinned versions every patch below was checked against (requirements.txt pins the same).
 CHECKED = {
     "alembic": "1.20.1",
+    "ipython": "9.18.1",
     "ipykernel": "7.4.0",
     "jsonschema": "4.26.0",
     "jupyter_client": "8.10.0",
@@ -38,28 +39,25 @@ def cheap_cell_names() -> None:
     ipykernel.compiler.murmur2_x86 = lambda data, seed: zlib.crc32(data.encode(), seed)
 
 
-async def wait_for_ready(client, timeout: float) -> None:
-    """jupyter_client's `AsyncKernelClient.wait_for_ready` (a kernel_info reply, and IOPub
-    delivering), without its fixed 0.2 s drain of IOPub at the end: nbclient ignores messages
-    about other requests anyway. Uses its private `_handle_kernel_info_reply` and `_async_is_alive`."""
-    import time
-    from queue import Empty
-
-    deadline = time.monotonic() + timeout
-    while True:
-        client.kernel_info()
-        try:
-            reply = await client.shell_channel.get_msg(timeout=1)
-            if reply["msg_type"] == "kernel_info_reply":
-                await client.iopub_channel.get_msg(timeout=0.2)
-                client._handle_kernel_info_reply(reply)
-                return
-        except Empty:
-            pass
-        if not await client._async_is_alive():
-            raise RuntimeError("Kernel died before replying to kernel_info")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+def execute_reply(shell, result) -> dict:
+    """ipykernel's reply to an execute request (`IPythonKernel.do_execute`), for a cell that the
+    grader's own kernel (kernel/runner.py) ran in ipykernel's shell, `ZMQInteractiveShell`. It reads
+    what that shell keeps of the last error: its traceback (`_last_traceback`) and whether it came
+    from showing the cell's result (`_last_traceback_during_displayhook`), both private. `result`
+    is IPython's ExecutionResult, or None for a cell interrupted before it started."""
+    if result is None:
+        error = KeyboardInterrupt()
+    else:
+        error = result.error_before_exec if result.error_before_exec is not None else result.error_in_exec
+    reply = {"execution_count": shell.execution_count - 1, "user_expressions": {}}
+    if result is not None and result.success and not getattr(shell, "_last_traceback_during_displayhook", False):
+        reply["status"] = "ok"
+    else:
+        reply["status"] = "error"
+        reply.update(traceback=shell._last_traceback or [], ename=type(error).__name__, evalue=str(error))
+    reply["payload"] = shell.payload_manager.read_payload()
+    shell.payload_manager.clear_payload()
+    return reply
 
 
 class OutputBudget:

@@ -11,18 +11,20 @@ import time
 from dataclasses import dataclass, field
 
 import nbformat
-from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
 
 from grading import integrity, preprocessors
+from grading.compat import OutputBudget
 from grading.course import Course
-from grading.kernel.manager import TemplateKernelManager, zmq_context
 from grading.kernel.template import Template, TemplateGone
 from grading.normalize import Unreadable, normalize
+from grading.outputs import visible_text
 from grading.records import ERROR, GRADED, UNREADABLE, CellResult, HandIn, Result
+
+STARTUP = "template start"  # waiting for the worker's template: once a run, not any hand-in's time
 
 
 class Laps(dict):
@@ -53,7 +55,6 @@ class Grader:
     def __init__(self, course: Course, template: Template, timeout: float, cell_timeout: float | None = None):
         self.course, self.template, self.timeout = course, template, timeout
         self.sandbox = template.sandbox
-        self.context = zmq_context()
         course_config = course.nbgrader_config()
         self.cell_timeout = min(cell_timeout or Execute(config=course_config).timeout or timeout, timeout)
         # Through the config: nbconvert's ExecutePreprocessor re-reads it for every notebook.
@@ -62,9 +63,11 @@ class Grader:
         cells = preprocessors.CourseCells(f"sqlite:///{course.folder / 'gradebook.db'}")
         self.sanitize = preprocessors.sanitizing(config, cells)
         self.finish = preprocessors.finishing(config)
+        self.skip_tag = Execute(config=config).skip_cells_with_tag
+        self.first_cells = {name: first_cells(course.release(name), self.skip_tag) for name in course.notebooks}
 
     def close(self) -> None:
-        self.context.destroy(linger=0)
+        """Nothing to release: each notebook's kernel is gone when `grade` returns."""
 
     def grade(self, handin: HandIn) -> Graded:
         laps = Laps()
@@ -101,7 +104,7 @@ class Grader:
         result.flags = sorted(set(result.flags))
         result.message = "; ".join(notes)
         laps("grades")
-        result.seconds = sum(laps.values())
+        result.seconds = sum(seconds for phase, seconds in laps.items() if phase != STARTUP)
         return Graded(result, nbformat.writes(executed), laps)
 
     def run(self, nb: NotebookNode, handin: HandIn, laps: Laps) -> tuple[NotebookNode, list[str], list[str]]:
@@ -118,20 +121,29 @@ class Grader:
             nb, resources = preprocessor(nb, resources)
         laps("sanitize")
         flags, notes = [], []
-        self.template.ensure_running()
-        km = TemplateKernelManager(self.template, self.sandbox.limits.for_kernel(), self.context)
-        execute = preprocessors.TemplateExecute(km, config=self.config)
-        execute.on_notebook_start = lambda **_: laps("kernel start")
         expired = threading.Event()
+        kernel_pid: list[int] = []
 
         def stop_the_clock() -> None:
             expired.set()
-            if km.provisioner and km.provisioner.pid:
-                self.template.signal(km.provisioner.pid, 9)
+            for pid in kernel_pid:
+                self.template.signal(pid, 9)
 
+        starting = not self.template.ready
+        self.template.ensure_running()  # also waits for the template to finish the last reset
+        laps(STARTUP if starting else "kernel start")
         watchdog = threading.Timer(self.timeout, stop_the_clock)
         watchdog.start()
+        execute = kernel = None
         try:
+            first = self.first_cells[handin.notebook]
+            first = first if executed_sources(nb.cells, self.skip_tag)[: len(first)] == first else []
+            pid, kernel = self.template.fork_kernel(self.sandbox.limits.for_kernel(), OutputBudget.output_left, first)
+            kernel_pid.append(pid)
+            if expired.is_set():  # the clock ran out while the kernel started
+                self.template.signal(pid, 9)
+            laps("kernel start")
+            execute = preprocessors.TemplateExecute(kernel, config=self.config)
             nb, resources = execute(nb, resources)
             laps("cells")
         except (DeadKernelError, TemplateGone, CellTimeoutError, RuntimeError) as error:
@@ -148,19 +160,41 @@ class Grader:
                 notes.append(f"the kernel died ({type(error).__name__}: {error}); later cells did not run")
         finally:
             watchdog.cancel()
-            if execute.kc is not None:
-                execute.kc.stop_channels()
-            run_sync(km.cleanup_resources)()
+            if kernel is not None:
+                kernel.close()
             self.template.reset()
             laps("kernel stop")
         if any(o.get("ename") == "CellTimeoutError" for c in nb.cells for o in c.get("outputs", [])):
             flags.append("timeout")
             notes.append(f"a cell ran longer than {self.cell_timeout:g} s and was interrupted")
-        fail_unanswered(nb, execute.replied, "the notebook stopped before this cell ran")
+        replied = execute.replied if execute is not None else set()
+        fail_unanswered(nb, replied, "the notebook stopped before this cell ran")
         for preprocessor in self.finish:
             nb, resources = preprocessor(nb, resources)
         laps("finish")
         return nb, sorted(set(flags)), notes
+
+
+def executed_sources(cells: list[NotebookNode], skip_tag: str) -> list[str]:
+    """The sources of the cells that nbclient runs, in order."""
+    return [
+        c.source
+        for c in cells
+        if c.cell_type == "code" and c.source.strip() and skip_tag not in c.metadata.get("tags", [])
+    ]
+
+
+def first_cells(release: NotebookNode, skip_tag: str) -> list[str]:
+    """The course's own first cells of a notebook, which every hand-in that left them alone runs
+    alike: the cells run before its first exercise (a graded or a solution cell), up to the last
+    locked one (the helpers). A zygote runs them once (kernel/fork.py)."""
+    before = []
+    for cell in release.cells:
+        if nbgrader_utils.is_grade(cell) or nbgrader_utils.is_solution(cell):
+            break
+        before.append(cell)
+    locked = [i for i, c in enumerate(before) if c.cell_type == "code" and nbgrader_utils.is_locked(c)]
+    return executed_sources(before[: locked[-1] + 1], skip_tag) if locked else []
 
 
 def new_result(handin: HandIn, course: Course, status: str = GRADED, message: str = "") -> Result:
@@ -183,18 +217,6 @@ def fail_unanswered(nb: NotebookNode, replied: set[int], why: str) -> None:
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and nbgrader_utils.is_grade(cell) and index not in replied:
             cell.outputs.append(nbformat.v4.new_output("error", ename="NotRun", evalue=why, traceback=[]))
-
-
-def visible_text(cell: NotebookNode) -> str:
-    """What a graded cell showed: printed text and error messages, never tracebacks (they quote
-    the hidden tests' source)."""
-    parts = []
-    for output in cell.get("outputs", []):
-        if output.output_type == "stream":
-            parts.append(output.text)
-        elif output.output_type == "error":
-            parts.append(f"{output.ename}: {output.evalue}\n")
-    return "".join(parts)
 
 
 def cell_results(nb: NotebookNode) -> list[CellResult]:

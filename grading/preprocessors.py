@@ -5,7 +5,8 @@ OverwriteKernelspec, OverwriteCells, CheckCellMetadata) and an autograding chain
 IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
 CheckCellMetadata). The same preprocessors run here, with three changes that keep their logic:
   - the course's cells are read from the gradebook once per worker, not once per notebook;
-  - Execute gets a kernel forked from the warm template (and keeps at most 2 MB of output);
+  - Execute runs the cells in a kernel forked from the warm template, talking to it over a socket
+    instead of the kernel protocol (kernel/client.py), and keeps at most 2 MB of printed output;
   - CheckCellMetadata runs once, its JSON schema compiled once: the notebook stays in memory, so
     its metadata cannot change between the chains as a file could;
 SaveAutoGrades runs in the coordinator, the only writer of the gradebook (see gradebook.py).
@@ -31,7 +32,7 @@ from nbgrader.preprocessors import (
 from traitlets.config import Config
 
 from grading import compat
-from grading.kernel.manager import TemplateKernelManager
+from grading.kernel.client import KernelSocket, RunnerExecution
 
 
 class CourseCells:
@@ -109,17 +110,22 @@ class CheckCellMetadataOnce(CheckCellMetadata):
         return nb, resources
 
 
-class TemplateExecute(compat.OutputBudget, Execute):
-    """nbgrader's Execute preprocessor, with a kernel forked from the template, a cap on the
+class TemplateExecute(compat.OutputBudget, RunnerExecution, Execute):
+    """nbgrader's Execute preprocessor, on a kernel forked from the template, with a cap on the
     output kept, and a record of which cells got a reply from the kernel."""
 
-    def __init__(self, km: TemplateKernelManager, **kwargs):
+    def __init__(self, kernel: KernelSocket, **kwargs):
         super().__init__(**kwargs)
-        self.template_km = km
+        self.template_kernel = kernel
         self.replied: set[int] = set()
 
     def preprocess(self, nb, resources=None, km=None):
-        return super().preprocess(nb, resources, km=self.template_km)
+        """As nbconvert's ExecutePreprocessor.preprocess, on the kernel given."""
+        self.nb = nb
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self.run_cells(self.template_kernel)
+        return self.nb, self.resources
 
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)

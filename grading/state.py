@@ -25,7 +25,16 @@ STATE, JOURNAL, LOCK = "state.json", "results.jsonl", ".lock"
 PACKAGE = Path(__file__).resolve().parent
 # The grading code a score can depend on: what runs a hand-in. Rendering, collecting and the
 # command line are not in it: changing them re-grades nothing.
-EXECUTION_CODE = ("compat.py", "execute.py", "integrity.py", "normalize.py", "preprocessors.py", "records.py", "kernel")
+EXECUTION_CODE = (
+    "compat.py",
+    "execute.py",
+    "integrity.py",
+    "normalize.py",
+    "outputs.py",
+    "preprocessors.py",
+    "records.py",
+    "kernel",
+)
 
 
 class Busy(RuntimeError):

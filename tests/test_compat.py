@@ -3,7 +3,6 @@ it was checked against. When a pinned version changes, the first test fails and 
 to check again. (OutputBudget is tested by the 50 MB print in test_grade.py; the metadata
 validator and preprocess_with_gradebook against nbgrader's own in test_autograde.py.)"""
 
-import asyncio
 import importlib.metadata
 import os
 import sqlite3
@@ -48,41 +47,6 @@ def test_cheap_cell_names_still_tell_cells_apart():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.stdout.split() == ["3", "grading.compat"], run.stderr
-
-
-@pytest.mark.kernel
-def test_wait_for_ready_returns_for_a_live_kernel_and_raises_for_a_dead_one():
-    from grading.kernel.manager import TemplateKernelManager, zmq_context
-    from grading.kernel.sandbox import Sandbox
-    from grading.kernel.template import Template
-
-    template = Template(Sandbox(True))
-    template.ensure_running()
-    context = zmq_context()
-
-    async def start_and_wait(kill_first: bool) -> str:
-        km = TemplateKernelManager(template, {}, context)
-        await km.start_kernel()
-        client = km.client()
-        client.start_channels()
-        try:
-            if kill_first:
-                template.signal(km.provisioner.pid, 9)
-            await client.wait_for_ready(timeout=20)
-            return "ready"
-        except RuntimeError as error:
-            return str(error)
-        finally:
-            client.stop_channels()
-            await km.cleanup_resources()
-            template.reset()
-
-    try:
-        assert asyncio.run(start_and_wait(kill_first=False)) == "ready"
-        assert "died" in asyncio.run(start_and_wait(kill_first=True))
-    finally:
-        context.destroy(linger=0)
-        template.remove()
 
 
 def test_new_gradebook_is_the_one_nbgrader_makes(tmp_path, monkeypatch):

@@ -1,11 +1,15 @@
 """The workers that grade hand-ins side by side on this machine, each with its own kernel template.
 
 The pool launches its templates at once (they import torch & co. for seconds, meanwhile the
-coordinator builds the course) and forks a worker per template when grading starts: forked after
-the coordinator's imports, a worker starts at no cost. A worker grades one hand-in at a time and
+coordinator builds the course), as many as hand-ins are `expected` (up to `workers`: one late
+hand-in waits for one template, not for two sharing the cores), more if grading finds more to do,
+and forks a worker per template when grading starts: forked after the coordinator's imports, a
+worker starts at no cost. A worker grades one hand-in at a time and
 sends back its result; only the coordinator writes anything. A worker that dies (killed, out of
 memory) costs its hand-in one more try on a new worker; a hand-in that kills two is an `error`.
 """
+
+from __future__ import annotations
 
 import ctypes
 import multiprocessing
@@ -16,13 +20,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from grading import execute
-from grading.course import Course
 from grading.files import remove_abandoned
 from grading.kernel.sandbox import Sandbox
 from grading.kernel.template import Template
 from grading.records import ERROR, HandIn
+
+if TYPE_CHECKING:  # imported when grading starts: the templates launch before these heavy imports
+    from grading import execute
 
 TRIES = 2  # a hand-in whose worker died is tried once more, on a fresh worker
 PR_SET_PDEATHSIG = 1
@@ -57,6 +63,9 @@ def available_memory() -> int | None:
 
 def work(conn: Connection, course_dir: Path, template: Template, timeout: float, cell_timeout: float | None) -> None:
     """A worker's life: grade each hand-in the coordinator sends, until it sends None."""
+    from grading import execute
+    from grading.course import Course
+
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the coordinator
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     grader = execute.Grader(Course.read(course_dir), template, timeout, cell_timeout)
@@ -101,21 +110,38 @@ class Worker:
 class LocalPool:
     """Worker processes on this machine. `grade` yields (hand-in, Graded) as results arrive."""
 
-    def __init__(self, workers: int, sandbox: Sandbox, timeout: float, cell_timeout: float | None = None):
+    def __init__(
+        self,
+        workers: int,
+        sandbox: Sandbox,
+        timeout: float,
+        cell_timeout: float | None = None,
+        expected: int | None = None,
+    ):
         self.sandbox, self.timeout, self.cell_timeout = sandbox, timeout, cell_timeout
+        self.most = max(1, workers)
         remove_abandoned()  # what graders that were killed left in the temporary folder
-        self.idle = [Template(sandbox) for _ in range(max(1, workers))]
-        for template in self.idle:
-            template.launch()
+        self.idle: list[Template] = []
+        self._launch(self.most if expected is None else min(self.most, expected))
         self.workers: list[Worker] = []
+
+    def _launch(self, templates: int) -> None:
+        while len(self.idle) < templates:
+            self.idle.append(Template(self.sandbox))
+            self.idle[-1].launch()
 
     def grade(self, course_dir: Path, handins: Sequence[HandIn]) -> Iterator[tuple[HandIn, execute.Graded]]:
         """Each hand-in is taken from `handins` only when a worker is free for it."""
+        from grading import execute
+        from grading.course import Course
+
         todo = Todo(iter(handins))
         tries: dict[tuple[str, str], int] = {}
-        for template in self.idle[len(handins) :]:  # more templates than hand-ins to grade
+        wanted = min(self.most, len(handins))
+        self._launch(wanted)  # more to grade than expected: OUT's earlier hand-ins, graded again
+        for template in self.idle[wanted:]:  # more templates than hand-ins to grade
             template.remove()
-        self.idle = self.idle[: len(handins)]
+        self.idle = self.idle[:wanted]
         while self.idle:
             self.workers.append(self._fork(course_dir, self.idle.pop()))
         for worker in self.workers:

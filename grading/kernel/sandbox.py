@@ -30,8 +30,11 @@ from grading.kernel import diagnose
 from grading.kernel.confine import FIRST_OWN_UID, Confinement, python_roots, reachable_by_others
 
 SERVER = Path(__file__).with_name("server.py")
+# Imported by server.py from its own folder.
+FORK, RUNNER = Path(__file__).with_name("fork.py"), Path(__file__).with_name("runner.py")
 COMPAT = Path(__file__).parent.parent / "compat.py"
-SERVER_INSIDE, COMPAT_INSIDE = "/opt/grading/server.py", "/opt/grading/compat.py"
+SERVER_INSIDE, FORK_INSIDE, RUNNER_INSIDE = "/opt/grading/server.py", "/opt/grading/fork.py", "/opt/grading/runner.py"
+COMPAT_INSIDE = "/opt/grading/compat.py"
 RUNTIME_INSIDE = "/run/grading"  # where the kernels' sockets folder appears in the sandbox
 SANDBOX_UID = 61_234  # any unused uid: RLIMIT_NPROC counts per user namespace, so one serves all
 CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 4096, 16384, 1 << 18
@@ -110,9 +113,9 @@ _own_uids = itertools.count(FIRST_OWN_UID)  # a template confined without namesp
 
 
 def _readable() -> list[str]:
-    """What a template confined without namespaces may read: the system, Python, its two files."""
+    """What a template confined without namespaces may read: the system, Python, its own files."""
     system = ["/usr", "/etc", *(f"/{name}" for name in SYSTEM_LINKS), "/proc", "/sys"]
-    return [*system, *python_roots(), str(SERVER), str(COMPAT)]
+    return [*system, *python_roots(), *(str(path) for path in (SERVER, FORK, RUNNER, COMPAT))]
 
 
 def _system_binds() -> list[str]:
@@ -175,8 +178,9 @@ class Sandbox:
         return self.confinement.preexec(_readable(), writable, self.limits.processes, uid)
 
     def _bwrap(self, work: Path, runtime_dir: Path, program: list[str]) -> tuple[list[str], object]:
+        code = [(SERVER, SERVER_INSIDE), (FORK, FORK_INSIDE), (RUNNER, RUNNER_INSIDE), (COMPAT, COMPAT_INSIDE)]
         binds = [(root, root, "--ro-bind") for root in python_roots()]
-        binds += [(str(SERVER), SERVER_INSIDE, "--ro-bind"), (str(COMPAT), COMPAT_INSIDE, "--ro-bind")]
+        binds += [(str(path), inside, "--ro-bind") for path, inside in code]
         binds += [(str(runtime_dir), RUNTIME_INSIDE, "--bind")]
         preexec, stage = None, []
         if os.geteuid() == 0:

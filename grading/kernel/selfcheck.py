@@ -5,26 +5,23 @@ import signal
 import sys
 
 from grading.kernel.diagnose import System, diagnose
-from grading.kernel.manager import PORTS
 from grading.kernel.sandbox import Sandbox, bubblewrap_works
 from grading.kernel.template import Template
 
 
 def kernel_starts() -> str | None:
-    """None when a kernel forked from a template in bubblewrap binds its sockets; else what failed."""
+    """None when a kernel forked from a template in bubblewrap answers on its socket; else what failed."""
     failure = bubblewrap_works()
     if failure is not None:
         return failure
     sandbox = Sandbox(True)
     template = Template(sandbox)
-    connection = {"transport": "ipc", "ip": f"{sandbox.runtime_inside(template.runtime)}/kernel", "key": ""}
     try:
         template.ensure_running()
-        kernel = template.spawn(
-            {**connection, "signature_scheme": "hmac-sha256", **PORTS}, sandbox.limits.for_kernel(), []
-        )
-        template.signal(kernel, signal.SIGKILL)
-    except RuntimeError as error:
+        pid, kernel = template.fork_kernel(sandbox.limits.for_kernel(), 0, [])
+        kernel.close()
+        template.signal(pid, signal.SIGKILL)
+    except (RuntimeError, OSError) as error:
         return f"the sandboxed kernel did not start: {error}"
     finally:
         template.remove()

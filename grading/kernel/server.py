@@ -1,90 +1,64 @@
 """The kernel template's process: runs inside the sandbox, imports once what notebooks need, then
-forks one fresh IPython kernel per notebook.
+forks one fresh kernel per notebook.
 
 A cold kernel spends about 1.7 s starting Python, ipykernel and torch; a child forked from this
-warm process starts in a few tens of milliseconds. Only the standard library and the packages a
-kernel uses are imported here: the grading package itself is not visible in the sandbox.
+warm process starts in a few milliseconds. It runs the notebook's cells itself, in the IPython
+shell made here before the fork (runner.py): no kernel protocol between the grader and the cells.
+Only the standard library and the packages a kernel uses are imported here: the grading package
+itself is not visible in the sandbox, only this file, fork.py, runner.py and compat.py.
 
 Protocol: one JSON object per line on stdin, one JSON reply per line on stdout.
-  {"op": "spawn", "connection": {...}, "limits": {...}, "arguments": [...]}
-                                                        -> {"pid": N}   (once its sockets are bound)
+  {"op": "spawn", "socket": PATH, "limits": {...}, "output_chars": N, "first_cells": [CODE, ...]}
+                                                        -> {"pid": N}   (once it listens on PATH;
+                                                           forked from the zygote of first_cells)
   {"op": "poll", "pid": N}                              -> {"exit": null | code}
-  {"op": "signal", "pid": N, "signal": S}               -> {}
+  {"op": "signal", "pid": N, "signal": S}               -> {}   (SIGINT: to its process group)
   {"op": "reset"}                                       -> {}   (kill what kernels left, wipe scratch)
 """
 
 import argparse
-import ctypes
-import importlib.util
 import json
 import os
-import random
 import resource
 import select
 import signal
-import sys
 import time
-import traceback
+from collections.abc import Iterator
+
+# Its siblings: this file runs as a script beside them (in the sandbox, they are bound beside it).
+import fork
+import runner
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
-KERNEL_START_TIMEOUT = 60  # seconds for a forked kernel to bind its sockets
-LIMITS = {
-    "cpu_seconds": resource.RLIMIT_CPU,
-    "file_bytes": resource.RLIMIT_FSIZE,
-    "open_files": resource.RLIMIT_NOFILE,
-}
-
-libc = ctypes.CDLL(None, use_errno=True)
 
 
 def preload() -> None:
-    """Import what every notebook imports, without starting a thread, an event loop or a zmq
-    context (a forked child could not use them), and without running a parallel torch op
-    (OpenMP's thread pool would hang in the children)."""
+    """Import what every notebook's kernel needs, without starting a thread, an event loop or a zmq
+    context (a forked child could not use them)."""
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    import faulthandler  # noqa: F401
-    import pdb  # noqa: F401
-    import sqlite3  # noqa: F401
-
-    import ipykernel.comm  # noqa: F401
-    import ipykernel.debugger  # noqa: F401
+    import ipykernel.compiler  # noqa: F401
     import ipykernel.ipkernel  # noqa: F401
-    import ipykernel.kernelapp  # noqa: F401
     import ipykernel.zmqshell  # noqa: F401
-    import IPython.core.completerlib  # noqa: F401
-    import IPython.core.debugger  # noqa: F401
-    import IPython.core.history  # noqa: F401
-    import IPython.core.oinspect  # noqa: F401
     import IPython.extensions.storemagic  # noqa: F401
-    import IPython.utils.wildcard  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
     import matplotlib_inline.backend_inline  # noqa: F401
     import numpy  # noqa: F401
     import torch  # noqa: F401
-    import torch._dynamo  # noqa: F401  (what the first optimizer a notebook makes imports: 2.5 s)
-    import torch.optim  # noqa: F401
-    import tornado.platform.asyncio  # noqa: F401
-
-    for optional in ("graphviz", "torchviz"):
-        try:
-            __import__(optional)
-        except ImportError:
-            pass
 
 
-def load_compat(path: str):
-    """The grading package's compat module, by its file: the package itself is not in the sandbox."""
-    spec = importlib.util.spec_from_file_location("grading_compat", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def choose_figure_backend() -> None:
+    """Matplotlib picks its backend (the inline one) at its first figure: here, before the shell
+    exists, as in a kernel forked from a warm template: a figure is shown only when a cell shows it."""
+    import matplotlib.pyplot as plt
+
+    plt.close(plt.figure())
 
 
 def warm_up() -> None:
     """Do once, here, what every notebook's first cells would do in each kernel: the first use of
-    a torch operation, of autograd, of a loss and an optimizer, of a matplotlib figure with text
-    (fonts are loaded on first use) each cost milliseconds to hundreds of them. With one thread
-    torch never starts OpenMP's pool, so every operation runs inline and forking stays safe."""
+    a torch operation, of autograd, of a matplotlib figure with text (fonts are loaded on first
+    use) each cost milliseconds to hundreds of them. With one thread torch never starts OpenMP's
+    pool, so every operation runs inline and forking stays safe (a parallel op would hang them)."""
     import matplotlib.pyplot as plt
     import torch
 
@@ -94,14 +68,6 @@ def warm_up() -> None:
     torch.autograd.grad(loss, x, retain_graph=True)
     loss.backward()
     repr(x), repr(x.grad), x.detach().numpy(), x.tolist()
-    model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    for criterion in (torch.nn.BCEWithLogitsLoss(), torch.nn.MSELoss()):
-        optimizer.zero_grad()
-        criterion(model(x.detach()).squeeze(1), torch.tensor([0.0, 1.0])).backward()
-        optimizer.step()
-    with torch.no_grad():
-        model(x)
     figure, axes = plt.subplots(1, 2)
     axes[0].plot([0, 1], [0, 1], label="warm")
     axes[1].scatter([0, 1], [1, 0])
@@ -111,78 +77,58 @@ def warm_up() -> None:
     plt.close("all")
 
 
-def child(connection: dict, limits: dict, arguments: list[str], scratch: str, ready_fd: int) -> None:
-    """Become a kernel: a fresh session, fresh random state, limits, then ipykernel's own app."""
-    os.setsid()
-    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    # The protocol pipes stay with the template: a kernel must not be able to talk to it.
-    null = os.open("/dev/null", os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    libc.prctl(PR_SET_DUMPABLE, 0)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if limits.get("memory_bytes"):
-        # Address space: what the template already maps, plus the kernel's budget.
-        mapped = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        resource.setrlimit(resource.RLIMIT_AS, (mapped + limits["memory_bytes"],) * 2)
-    for name, which in LIMITS.items():
-        if limits.get(name):
-            resource.setrlimit(which, (limits[name], limits[name] + (5 if name == "cpu_seconds" else 0)))
-
-    import numpy
+def warm_up_training() -> None:
+    """What only some notebooks do: a model, a loss, an optimizer. The first optimizer imports
+    torch._dynamo, two seconds: done after the template said it is ready, while it waits for
+    requests, so that one late hand-in does not wait for it (a kernel forked before pays it)."""
     import torch
 
-    random.seed()
-    numpy.random.seed()
-    torch.seed()
-    torch.set_num_threads(1)
-
-    workdir = os.path.join(scratch, "work")
-    os.makedirs(workdir, exist_ok=True)
-    os.chdir(workdir)
-    path = os.path.join(scratch, "kernel.json")
-    with open(path, "w") as f:
-        json.dump(connection, f)
-
-    from ipykernel.kernelapp import IPKernelApp
-
-    app = IPKernelApp.instance()
-    app.initialize(["-f", path, "--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=CRITICAL", *arguments])
-    os.write(ready_fd, b"1")
-    os.close(ready_fd)
-    app.start()
-    os._exit(0)
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for criterion in (torch.nn.BCEWithLogitsLoss(), torch.nn.MSELoss()):
+        optimizer.zero_grad()
+        criterion(model(x).squeeze(1), torch.tensor([0.0, 1.0])).backward()
+        optimizer.step()
+    with torch.no_grad():
+        model(x)
 
 
-def spawn(request: dict, children: dict, scratch: str) -> dict:
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
+def import_drawing() -> None:
+    """Graphviz and torchviz, which notebooks on computation graphs import (optional here)."""
+    for optional in ("graphviz", "torchviz"):
         try:
-            child(request["connection"], request["limits"], request["arguments"], scratch, write_fd)
-        except BaseException:
-            os.write(write_fd, traceback.format_exc().encode()[-4000:])
-        finally:
-            os._exit(1)
-    os.close(write_fd)
-    ready = os.read(read_fd, 4096) if select.select([read_fd], [], [], KERNEL_START_TIMEOUT)[0] else b""
-    os.close(read_fd)
-    children[pid] = None
-    if ready != b"1":
-        return {"error": f"kernel failed to start: {ready.decode(errors='replace') or 'no answer'}"}
-    return {"pid": pid}
+            __import__(optional)
+        except ImportError:
+            pass
+
+
+def requests(later: list, children: dict, zygotes) -> Iterator[dict]:
+    """The requests on stdin, one JSON object a line. While none is waiting and no kernel runs
+    (they would share the cores), the functions in `later` run, one at a time: what the template
+    can do after it said it is ready, not to keep the first kernel waiting. Zygotes forked before
+    are dropped then: they lack it."""
+    pending = b""
+    while True:
+        while b"\n" not in pending:
+            if later and not children and not select.select([0], [], [], 0)[0]:
+                later.pop(0)()
+                zygotes.clear()
+                continue
+            data = os.read(0, 65536)
+            if not data:
+                return
+            pending += data
+        line, pending = pending.split(b"\n", 1)
+        yield json.loads(line)
 
 
 def poll(pid: int, children: dict):
     if children.get(pid) is None:
         try:
             done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done, status = pid, 0
+        except ChildProcessError:  # a zygote's kernel: the zygote collects it, its code is unknown
+            done, status = (0, 0) if fork.running(pid) else (pid, signal.SIGKILL)
         if done:
             children[pid] = os.waitstatus_to_exitcode(status)
     return children.get(pid)
@@ -196,11 +142,12 @@ def session_of(pid: int) -> int | None:
         return None
 
 
-def leftovers(children: dict, sandboxed: bool) -> list[int]:
-    """Processes to kill: in the sandbox, all but the template and bwrap's init; without it, the
-    kernels' sessions (each kernel starts one, and what it starts stays in it unless it escapes)."""
-    me = os.getpid()
-    pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+def leftovers(children: dict, sandboxed: bool, spared: set[int]) -> list[int]:
+    """Processes to kill: in the sandbox, all but the template, its zygotes and bwrap's init;
+    without it, the kernels' sessions (each kernel starts one, and what it starts stays in it
+    unless it escapes)."""
+    spared = spared | {1, os.getpid()}
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in spared]
     if sandboxed:
         return pids
     return [p for p in pids if p in children or session_of(p) in children]
@@ -218,10 +165,11 @@ def reap() -> None:
             return
 
 
-def reset(children: dict, sandboxed: bool, scratch: list[str]) -> None:
+def reset(children: dict, sandboxed: bool, scratch: list[str], zygotes) -> None:
     """Kill every process a kernel left and collect them, then wipe the scratch folders."""
+    zygotes.check()
     deadline = time.monotonic() + 10
-    while (others := leftovers(children, sandboxed)) and time.monotonic() < deadline:
+    while (others := leftovers(children, sandboxed, zygotes.pids())) and time.monotonic() < deadline:
         for pid in others:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -261,31 +209,37 @@ def serve() -> None:
     if args.processes:
         # Set here, inside the sandbox's user namespace, the cap counts this sandbox's tasks only.
         resource.setrlimit(resource.RLIMIT_NPROC, (args.processes, args.processes))
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a killed grader leaves no template behind
-    libc.prctl(PR_SET_DUMPABLE, 0)  # kernels run as the same user: no ptrace, no /proc/<pid>/fd
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # what kernels start and leave behind becomes ours to collect
+    fork.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a killed grader leaves no template behind
+    fork.libc.prctl(PR_SET_DUMPABLE, 0)  # kernels run as the same user: no ptrace, no /proc/<pid>/fd
+    fork.libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # what kernels start and leave behind becomes ours to collect
     preload()
-    load_compat(args.compat).cheap_cell_names()
-    warm_up()
+    compat = runner.load_module("grading_compat", args.compat)
+    compat.cheap_cell_names()
+    choose_figure_backend()
+    shell = runner.make_shell()
+    later = [warm_up, warm_up_training, import_drawing]
     children: dict[int, int | None] = {}
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(os.open("/dev/null", os.O_WRONLY), 1)  # stray prints must not corrupt the protocol
     replies.write(json.dumps({"ready": True}) + "\n")
-    for line in sys.stdin:
-        request = json.loads(line)
+    zygotes = fork.Zygotes(args.scratch[0], shell, compat)
+    for request in requests(later, children, zygotes):
         op = request["op"]
         if op == "spawn":
-            reply = spawn(request, children, args.scratch[0])
+            reply = zygotes.spawn(request)
+            children[reply["pid"]] = None
         elif op == "poll":
             reply = {"exit": poll(request["pid"], children)}
         elif op == "signal":
+            # An interrupt reaches the kernel's process group, as ipykernel sends it.
+            send = os.killpg if request["signal"] == signal.SIGINT else os.kill
             try:
-                os.kill(request["pid"], request["signal"])
+                send(request["pid"], request["signal"])
             except ProcessLookupError:
                 pass
             reply = {}
         elif op == "reset":
-            reset(children, args.sandboxed, args.scratch)
+            reset(children, args.sandboxed, args.scratch, zygotes)
             reply = {}
         else:
             reply = {"error": f"unknown op {op!r}"}

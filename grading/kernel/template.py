@@ -6,17 +6,23 @@ worker it forks later. Only the launching process can wait for a template, so wh
 still runs is judged by the protocol: a dead template stops answering.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grading.files import owned_folder
 from grading.kernel.sandbox import Sandbox
+
+if TYPE_CHECKING:  # imported when a kernel starts: the template launches before nbclient's imports
+    from grading.kernel.client import KernelSocket
 
 READY_TIMEOUT = 180  # seconds for the template to import torch & co. on a busy machine
 REQUEST_TIMEOUT = 90  # seconds for one request (a spawn waits for the kernel's sockets)
@@ -38,6 +44,7 @@ class Template:
         self.process: subprocess.Popen | None = None
         self.ready = False
         self.gone = False
+        self.unanswered = False  # a reset is on its way: its reply comes before the next one
         self._lock = threading.Lock()
 
     def launch(self) -> None:
@@ -45,10 +52,16 @@ class Template:
         self.runtime.mkdir(exist_ok=True)
         (self.workdir / "scratch").mkdir(exist_ok=True)
         self.process = self.sandbox.template_process(self.workdir, self.runtime, self.workdir / "scratch")
-        self.ready, self.gone = False, False
+        self.ready, self.gone, self.unanswered = False, False, False
 
     def ensure_running(self) -> None:
-        """Wait until the template is ready; start one when there is none, or it is gone."""
+        """Wait until the template is ready (and done with the last reset); start one when there
+        is none, or it is gone."""
+        with self._lock:
+            try:
+                self._answered()
+            except TemplateGone:
+                pass
         if self.process is None or self.gone:
             self.close()
             self.launch()
@@ -66,10 +79,18 @@ class Template:
             raise TemplateGone("the kernel template stopped answering")
         return json.loads(line)
 
-    def request(self, timeout: float = REQUEST_TIMEOUT, **message: Any) -> dict:
+    def _answered(self) -> None:
+        """Read the reply to the reset on its way, if any (hold the lock)."""
+        if self.unanswered:
+            self.unanswered = False
+            self._read(REQUEST_TIMEOUT)
+
+    def request(self, timeout: float = REQUEST_TIMEOUT, answer: bool = True, **message: Any) -> dict:
+        """Send a request, and wait for its reply unless `answer` is False (the next request reads it)."""
         with self._lock:
             if self.process is None or self.gone:
                 raise TemplateGone("the kernel template is not running")
+            self._answered()
             try:
                 assert self.process.stdin
                 self.process.stdin.write(json.dumps(message).encode() + b"\n")
@@ -77,13 +98,31 @@ class Template:
             except BrokenPipeError as error:
                 self.gone = True
                 raise TemplateGone("the kernel template is not running") from error
+            if not answer:
+                self.unanswered = True
+                return {}
             reply = self._read(timeout)
         if "error" in reply:
             raise RuntimeError(reply["error"])
         return reply
 
-    def spawn(self, connection: dict, limits: dict, arguments: list[str]) -> int:
-        return self.request(op="spawn", connection=connection, limits=limits, arguments=arguments)["pid"]
+    def fork_kernel(self, limits: dict, output_chars: int, first_cells: list[str]) -> tuple[int, KernelSocket]:
+        """A fresh kernel (runner.py) forked from the template, and the grader's socket to it.
+        `first_cells`: the course's own first cells of the notebook, which the template may have
+        run already, in a zygote (fork.py); the kernel says which ran."""
+        from grading.kernel.client import KernelSocket
+
+        inside = f"{self.sandbox.runtime_inside(self.runtime)}/kernel"
+        request = {"socket": inside, "limits": limits, "output_chars": output_chars, "first_cells": first_cells}
+        pid = self.request(op="spawn", **request)["pid"]
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(self.runtime / "kernel"))
+        except OSError:
+            sock.close()
+            self.signal(pid, signal.SIGKILL)
+            raise
+        return pid, KernelSocket(sock, lambda: self.poll(pid) is None, lambda: self.signal(pid, signal.SIGINT))
 
     def poll(self, pid: int) -> int | None:
         try:
@@ -98,9 +137,10 @@ class Template:
             pass
 
     def reset(self) -> None:
-        """Between notebooks: no process of the last kernel survives, no file it wrote remains."""
+        """Between notebooks: no process of the last kernel survives, no file it wrote remains.
+        The template does it while the worker finishes grading; the next kernel waits for it."""
         try:
-            self.request(op="reset")
+            self.request(op="reset", answer=False)
         except TemplateGone:
             self.close()
         for entry in self.runtime.iterdir() if self.runtime.exists() else ():
