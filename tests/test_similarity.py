@@ -38,7 +38,13 @@ from grading.state import State, stored_path
 
 COPIES = ("a", "copy", "partial", "one-changed")
 BLANK = ("blank", "blank-disguised")  # the release as given out, and its stubs renamed and reformatted
-DETECTABLE = {"01_tensors", "03_computation_graph", "05_gradients_in_practice", "06_gradient_descent"}
+DETECTABLE = {
+    "01_tensors",
+    "03_computation_graph",
+    "05_gradients_in_practice",
+    "06_gradient_descent",
+    "07_build_your_own_autograd",
+}
 
 
 def class_of(name: str, release: nbformat.NotebookNode) -> dict[str, dict[str, str]]:
@@ -112,7 +118,9 @@ def test_every_planted_pair_ranks_above_every_independent_pair(planted):
         if nb.score("a", "copy") > 0:
             detected.add(name)
             assert min(planted_pairs) > max(independent), (name, planted_pairs, sorted(independent)[-3:])
-            assert nb.score("a", "copy") >= 0.9, name  # renamed and reformatted: still the same answers
+            # Renamed and reformatted: still the same answers. (The disguise's ast.unparse writes
+            # `a, b = (x, y)`: parentheses the normaliser keeps, so a copy scores a little below 1.)
+            assert nb.score("a", "copy") >= 0.85, name
         else:  # a's answers are one-liners: nothing tells a copy of them from two right answers
             assert all(nb.score("a", other) == 0 for other in nb.students if other != "a"), name
             assert max(independent) < THRESHOLD, name
@@ -312,7 +320,8 @@ def test_what_more_than_ten_hand_ins_share_is_no_evidence(course_dir):
 
 def test_code_is_normalised_as_copydetect_does():
     """normalise.py cuts tokens itself, for speed; the result is copydetect's `filter_code`'s (strings
-    aside: copydetect keeps their quotes), on every sample answer and solution of the course."""
+    aside: copydetect keeps their quotes; and an f-string is one string here, where copydetect cuts it
+    into its pieces), on every sample answer and solution of the course."""
     answers = []
     for name in config.notebook_names():
         answers += [t for s in samples.samples(name) for g, t in s.answers.items()]
@@ -322,6 +331,7 @@ def test_code_is_normalised_as_copydetect_does():
     for answer in code:
         ours = normalise(answer, "code")
         assert normalised_text(answer, "code") == ours.text
-        assert ours.text == re.sub(r'"S?"|S', "S", filter_code(answer, "answer.py", "python")[0]), answer
+        plain = re.sub(r"\b[fF](?=['\"])", "", answer)  # f"..." as "...": one string for copydetect too
+        assert ours.text == re.sub(r'"S*"|S', "S", filter_code(plain, "answer.py", "python")[0]), answer
         for char, start, end in zip(ours.text, ours.starts, ours.ends):  # each character knows its token
             assert char in answer[start:end] or char in "VFOS" and answer[start:end].strip()

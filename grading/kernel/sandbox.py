@@ -113,9 +113,10 @@ _own_uids = itertools.count(FIRST_OWN_UID)  # a template confined without namesp
 
 
 def _readable() -> list[str]:
-    """What a template confined without namespaces may read: the system, Python, its own files."""
+    """What a template confined without namespaces may read: the system, Python, its own code
+    (the folder of server.py, which imports its siblings from there, and compat.py)."""
     system = ["/usr", "/etc", *(f"/{name}" for name in SYSTEM_LINKS), "/proc", "/sys"]
-    return [*system, *python_roots(), *(str(path) for path in (SERVER, FORK, RUNNER, COMPAT))]
+    return [*system, *python_roots(), str(SERVER.parent), str(COMPAT)]
 
 
 def _system_binds() -> list[str]:
