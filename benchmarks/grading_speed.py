@@ -1,6 +1,7 @@
 """Benchmark: `python -m grading grade` against plain `nbgrader autograde`, same hand-ins, same run.
 
     .venv/bin/python benchmarks/grading_speed.py --students 20 [--all-correct] [--workers N]
+    .venv/bin/python benchmarks/grading_speed.py --students 3 --dask-local 2   # or --scheduler ADDRESS
 
 Builds N students x every notebook of hand-ins from the course's samples (right answers written
 differently and the classic mistakes; with --all-correct, right answers only), grades them with
@@ -12,6 +13,11 @@ and with `python -m grading grade` (sandbox on), checks that every score is iden
     worker time per hand-in minus the cells' own work (its overhead);
   - one late hand-in graded into the OUT just written, and into a fresh OUT;
   - `python -m grading check` on one notebook, against that notebook's own run in a fresh kernel.
+With --dask-local N (a scheduler and N `dask worker --nthreads 1` on loopback, started here) or
+--scheduler ADDRESS, the same hand-ins are graded instead on the local engine and on Dask, in
+this process: notebooks per second of each, the ratio, per worker, the time to the first result
+(start-up), and the coordinator's own cost per hand-in (storing a result: gradebook, feedback page,
+journal); --dask-local also times a Dask LocalCluster of N workers as the local engine.
 This machine's speed varies between days and with its other users: compare ratios from one run.
 """
 
@@ -250,6 +256,104 @@ def breakdown(handins: Path, work: Path) -> None:
     print(f"  grader, {name} (median of 5): {shown}")
 
 
+class Storing:
+    """A pool whose results the coordinator's storing is timed on: from handing a result over to
+    asking for the next one, grade.run stores it. Wall time, and the CPU time of the coordinator's
+    thread (what storing costs on a core of its own, with the workers on other machines)."""
+
+    def __init__(self, pool, started: float):
+        self.pool, self.started, self.arrivals, self.storing, self.cpu = pool, started, [], 0.0, 0.0
+
+    def grade(self, course_dir: Path, handins):
+        for result in self.pool.grade(course_dir, handins):
+            self.arrivals.append(time.monotonic())
+            cpu = time.thread_time()
+            yield result
+            self.storing += time.monotonic() - self.arrivals[-1]
+            self.cpu += time.thread_time() - cpu
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def engine_run(label: str, make_pool, handins: Path, work: Path, workers: int | None = None) -> dict:
+    """Grade `handins` into a fresh OUT on one engine (`make_pool()` is timed too); `workers`
+    None: as many as the Dask pool has."""
+    from grading import grade
+    from grading.collect import collecting
+    from grading.state import locked
+
+    started = time.monotonic()
+    pool = Storing(make_pool(), started)
+    workers = workers or pool.pool.workers()
+    try:
+        with collecting(handins, config.notebook_names()) as found:
+            out = work / label
+            out.mkdir()
+            with locked(out):
+                outcome = grade.grade(found, out, build.build_cached(out / "build"), pool)
+    finally:
+        pool.close()
+    n, arrivals = outcome.graded_now, pool.arrivals
+    rate = (n - 1) / (arrivals[-1] - arrivals[0])  # steady state: start-up left out
+    scores = {(r.student, r.notebook): r.score for r in outcome.results if r.status == "graded"}
+    start = arrivals[0] - pool.started
+    print(
+        f"  {label:28s} {rate:5.2f} notebooks/s, {rate / workers:5.2f} per worker; first result after {start:5.1f} s; "
+        f"coordinator {pool.storing / n * 1000:4.0f} ms per hand-in ({pool.cpu / n * 1000:3.0f} ms CPU)"
+    )
+    return {"rate": rate, "start": start, "storing": pool.cpu / n, "scores": scores, "workers": workers}
+
+
+def compare_engines(args: argparse.Namespace, handins: Path, work: Path) -> bool:
+    """The local engine against Dask workers, same hand-ins; whether every score agrees."""
+    from benchmarks.loopback_cluster import LoopbackCluster
+    from grading.kernel.dask_pool import DaskPool
+    from grading.kernel.pool import LocalPool
+    from grading.kernel.sandbox import choose_sandbox
+
+    workers = args.dask_local or args.workers
+    sandbox, _ = choose_sandbox("require")
+    local = engine_run("local engine (LocalPool)", lambda: LocalPool(workers, sandbox, 120), handins, work, workers)
+    runs = [local]
+    work.chmod(0o755)  # the workers' temporary folder is in it: the sandbox's user must reach it
+    cluster = LoopbackCluster(args.dask_local, work) if args.dask_local else None
+    try:
+        address = cluster.address if cluster else args.scheduler
+        runs.append(engine_run("Dask workers", lambda: DaskPool(address, "require", 120), handins, work))
+    finally:
+        if cluster:
+            cluster.close()
+    if args.dask_local:
+        from distributed import LocalCluster
+
+        def local_cluster() -> DaskPool:
+            nonlocal in_process
+            in_process = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
+            return DaskPool(in_process.scheduler_address, "require", 120)
+
+        in_process = None
+        try:
+            runs.append(engine_run("Dask LocalCluster", local_cluster, handins, work, workers))
+        finally:
+            if in_process is not None:
+                in_process.close()
+    dask = runs[1]
+    print(f"  Dask / local: {dask['rate'] / local['rate']:.2f}x the notebooks per second")
+    if len(runs) == 3:
+        extra = runs[2]["start"] - local["start"]
+        speed = runs[2]["rate"] / local["rate"]
+        print(f"  LocalCluster as the local engine: {extra:+.1f} s to the first result, {speed:.2f}x the speed")
+    per_notebook = dask["workers"] / dask["rate"]  # seconds one worker spends on a notebook
+    print(
+        f"  one coordinator feeds about {per_notebook / dask['storing']:.0f} workers (a notebook's seconds per worker"
+        " / the coordinator's CPU seconds per hand-in)"
+    )
+    same = all(run["scores"] == local["scores"] for run in runs)
+    print(f"  scores identical: {'yes' if same else 'NO'} ({len(local['scores'])} graded)")
+    return same
+
+
 def load() -> str:
     return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -259,6 +363,9 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=20)
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--all-correct", action="store_true", help="every hand-in right (no tracebacks)")
+    dask = parser.add_mutually_exclusive_group()
+    dask.add_argument("--dask-local", type=int, metavar="N", help="compare with N Dask workers on loopback")
+    dask.add_argument("--scheduler", metavar="ADDRESS", help="compare with the workers of this Dask scheduler")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="grading-bench-") as tmp:
         work = Path(tmp)
@@ -269,6 +376,10 @@ def main() -> None:
         workload = "all correct" if args.all_correct else "right answers and the classic mistakes"
         print(f"{args.students} students x {notebooks} notebooks = {n} hand-ins ({workload}), {os.cpu_count()} cores")
         print(f"  at start: {load()}")
+        if args.dask_local or args.scheduler:
+            same = compare_engines(args, handins, work)
+            print(f"  at end: {load()}")
+            sys.exit(0 if same else 1)
 
         plain_s, plain_mem, plain_scores, plain_each, plain_cells = plain_nbgrader(handins, work)
         ours_s, ours_mem, ours_scores, ours_each, ours_cells = ours(handins, work, args.workers)

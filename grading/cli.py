@@ -9,9 +9,13 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grading.collect import CannotCollect
 from grading.records import ERROR
+
+if TYPE_CHECKING:
+    from grading.grade import Pool
 
 MiB = 1 << 20
 
@@ -70,12 +74,38 @@ def graded_out(out: Path) -> Path:
     return out
 
 
+def local_pool(args: argparse.Namespace, expected: int) -> tuple["Pool", list[str]]:
+    """Worker processes on this machine, and the notes about its sandbox."""
+    from grading.kernel.pool import LocalPool, worker_capacity
+    from grading.kernel.sandbox import choose_sandbox
+
+    workers, why = worker_capacity(args.workers)
+    if why:
+        print(f"note: {why}", file=sys.stderr)
+    sandbox, notes = choose_sandbox(args.sandbox)
+    # The templates import torch & co. for seconds: launch them first, and collect and build meanwhile.
+    return LocalPool(workers, sandbox, args.timeout, args.cell_timeout, expected=expected), notes
+
+
+def cluster_pool(args: argparse.Namespace) -> tuple["Pool", list[str]]:
+    """The workers of the Dask cluster whose scheduler is given, and the notes about their sandboxes."""
+    scheduler = args.scheduler or args.scheduler_file
+    if args.scheduler_file and not Path(args.scheduler_file).is_file():
+        raise ValueError(f"--scheduler-file {args.scheduler_file}: no such file")
+    from grading.kernel.dask_pool import DaskPool  # only here: local grading never imports distributed
+
+    pool = DaskPool(scheduler, args.sandbox, args.timeout, args.cell_timeout)
+    print(f"grading on the Dask cluster at {pool.address}, {pool.workers()} workers now", file=sys.stderr)
+    if pool.dashboard:
+        print(f"dashboard: {pool.dashboard}", file=sys.stderr)
+    return pool, pool.notes
+
+
 def grade_command(args: argparse.Namespace) -> int:
     from coursework import config
     from grading.collect import Limits, collecting, count_files
     from grading.files import same_or_inside
-    from grading.kernel.pool import LocalPool, worker_capacity
-    from grading.kernel.sandbox import SandboxUnavailable, choose_sandbox
+    from grading.kernel.sandbox import SandboxUnavailable
     from grading.state import locked
 
     submissions, out = Path(args.submissions), Path(args.out)
@@ -83,20 +113,18 @@ def grade_command(args: argparse.Namespace) -> int:
         raise CannotCollect(f"{submissions}: no such folder or .zip")
     if same_or_inside(out, submissions):
         raise ValueError(f"--out {out} is inside SUBMISSIONS {submissions}: choose an OUT elsewhere")
-    workers, why = worker_capacity(args.workers)
-    if why:
-        print(f"note: {why}", file=sys.stderr)
-    try:
-        sandbox, notes = choose_sandbox(args.sandbox)
+    policy = late_policy()
+    try:  # before OUT is touched: an unreachable scheduler or a refused sandbox writes nothing
+        if args.scheduler or args.scheduler_file:
+            pool, notes = cluster_pool(args)
+        else:
+            pool, notes = local_pool(args, expected=count_files(submissions))
     except SandboxUnavailable as refused:  # --sandbox require: why, and the one fix
         print(f"error: the sandbox cannot start: {refused.cause.why}\nfix: {refused.cause.fix}", file=sys.stderr)
         return 2
     for note in notes:  # before grading starts, and again after the summary
         print(f"WARNING: {note}", file=sys.stderr)
     limits = Limits(int(args.max_file_mb * MiB), int(args.max_total_mb * MiB))
-    policy = late_policy()
-    # The templates import torch & co. for seconds: launch them first, and collect and build meanwhile.
-    pool = LocalPool(workers, sandbox, args.timeout, args.cell_timeout, expected=count_files(submissions))
     try:
         with collecting(submissions, config.notebook_names(), limits) as found:
             out.mkdir(parents=True, exist_ok=True)
@@ -233,6 +261,12 @@ def parser() -> argparse.ArgumentParser:
         "--max-total-mb", type=positive, default=2048, help="read no more of SUBMISSIONS than this (default 2048)"
     )
     grd.add_argument("--sandbox", choices=["auto", "require", "off"], default="auto")
+    grd.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on the Dask cluster of this scheduler (tcp://HOST:8786, or a scheduler file's path)",
+    )
+    grd.add_argument("--scheduler-file", metavar="FILE", help="grade on the Dask cluster this scheduler file names")
     grd.set_defaults(run=grade_command)
 
     rep = commands.add_parser("report", help="render grades.csv, feedback and report.html again, grading nothing")

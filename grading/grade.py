@@ -37,9 +37,12 @@ from grading.state import State
 
 
 class Pool(Protocol):
-    """Where hand-ins are graded: local worker processes (kernel.pool.LocalPool) or a cluster."""
+    """Where hand-ins are graded: local worker processes (kernel.pool.LocalPool) or a Dask cluster's
+    workers (kernel.dask_pool.DaskPool)."""
 
     def grade(self, course_dir: Path, handins: Sequence[HandIn]) -> Iterator[tuple[HandIn, Graded]]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
