@@ -1,14 +1,18 @@
 """Grading on a Dask cluster: a real scheduler and two `dask worker --nthreads 1` processes on
-loopback. The same command with --scheduler gives grades identical to a local run, a worker killed
-mid-batch costs nothing but a retry, and an unreachable scheduler is one line and exit status 2."""
+loopback. The same command with --scheduler gives grades identical to a local run; a worker killed
+mid-batch costs nothing but a retry; a hand-in that kills two workers is an `error` and the batch
+goes on; an unreachable scheduler is one line and exit status 2; workers get no student's data."""
 
 import csv
 import io
+import os
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import nbformat
@@ -19,7 +23,7 @@ from test_pool import handins as right_handins
 
 from benchmarks.loopback_cluster import LoopbackCluster, free_port
 from grading.kernel.dask_pool import DaskPool, pack_course
-from grading.records import GRADED
+from grading.records import ERROR, GRADED
 
 pytestmark = pytest.mark.kernel  # every test here grades in sandboxed kernels
 
@@ -123,6 +127,47 @@ def test_a_worker_killed_mid_batch_costs_only_a_retry(cluster, course_dir):
         cluster.wait_for(2)
     assert killing.killed
     assert {s: (r.status, r.score) for s, r in results.items()} == {s: (GRADED, 5) for s in students}
+
+
+class Killer(threading.Thread):
+    """Kills each worker the scheduler gives a hand-in of `doomed` (its nanny, worker and template),
+    `times` times, starting a new worker in its place."""
+
+    def __init__(self, pool: DaskPool, cluster: LoopbackCluster, doomed: str, times: int):
+        super().__init__(daemon=True)
+        self.pool, self.cluster, self.doomed, self.times, self.killed = pool, cluster, doomed, times, []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set() and len(self.killed) < self.times:
+            keys = [f.key for f, h in list(self.pool.futures.items()) if h.student == self.doomed]
+            processing = self.pool.client.processing()
+            doomed_on = [w for w, tasks in processing.items() if set(keys) & set(tasks) and w not in self.killed]
+            if doomed_on:
+                time.sleep(0.3)  # mid-notebook
+                group = os.getpgid(self.pool.client.run(os.getpid, workers=doomed_on)[doomed_on[0]])
+                process = next(p for p in self.cluster.workers if p.pid == group)
+                self.cluster.workers.remove(process)
+                self.cluster.kill(process)
+                self.killed.append(doomed_on[0])
+                self.cluster.workers.append(self.cluster.add_worker())
+            time.sleep(0.05)
+
+
+def test_a_hand_in_that_kills_two_workers_is_an_error_and_the_batch_goes_on(cluster, course_dir):
+    pool = DaskPool(cluster.address, "require", timeout=60)
+    killer = Killer(pool, cluster, "doomed", times=2)
+    killer.start()
+    try:
+        results = {h.student: g.result for h, g in pool.grade(course_dir, right_handins(["a", "doomed", "c", "d"]))}
+    finally:
+        killer.done.set()
+        killer.join()
+        pool.close()
+        cluster.wait_for(2)
+    assert len(killer.killed) == 2
+    assert results["doomed"].status == ERROR and "died" in results["doomed"].message
+    assert {s: (results[s].status, results[s].score) for s in "acd"} == {s: (GRADED, 5) for s in "acd"}
 
 
 def test_an_unreachable_scheduler_is_one_line_and_nothing_written(submissions, tmp_path):

@@ -4,8 +4,8 @@ Each Dask worker owns one warm kernel template for its lifetime (TemplatePlugin:
 it, `teardown` removes it and its folders) and grades one hand-in per task with execute.Grader,
 exactly as a local worker does. A task carries one hand-in (its bytes included) and returns its
 Graded; workers never see OUT, the gradebook's grades or other hand-ins. The course travels once
-per worker: packed by the coordinator (its grades left out), scattered, unpacked on the worker
-into a folder of its own, its Grader kept per course fingerprint.
+per worker, in a CoursePlugin named by its fingerprint: packed by the coordinator (its grades left
+out), unpacked on the worker into a folder of its own; a worker that joins later gets it too.
 
 The coordinator stays the single writer of OUT: it feeds hand-ins lazily, one task in flight per
 worker, and yields each result as it arrives. A worker that dies costs its tasks a retry
@@ -21,8 +21,8 @@ import tarfile
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import CancelledError
 from pathlib import Path
-from typing import IO
 
 from distributed import Client, Future, KilledWorker, WorkerPlugin, as_completed, get_worker
 
@@ -43,8 +43,8 @@ STUDENT_TABLES = ("comment", "grade", "submitted_notebook", "submitted_assignmen
 
 
 class TemplatePlugin(WorkerPlugin):
-    """A worker's kernel template and its graders, one per course. Pickled to every worker that
-    joins, before `setup`: it carries only the sandbox mode."""
+    """A worker's kernel template, and a Grader per course. Pickled to every worker that joins,
+    before `setup`: it carries only the sandbox mode."""
 
     def __init__(self, sandbox_mode: str):
         self.sandbox_mode = sandbox_mode
@@ -58,40 +58,51 @@ class TemplatePlugin(WorkerPlugin):
         self.template = Template(sandbox)
         self.template.launch()
         self.lock = threading.Lock()  # one notebook at a time on the template, whatever --nthreads
-        self.courses: dict[str, tuple[Path, IO]] = {}
         self.graders: dict[tuple, Grader] = {}
 
     def teardown(self, worker) -> None:
-        self.template.remove()
-        for folder, owner in self.courses.values():
-            shutil.rmtree(folder, ignore_errors=True)
-            owner.close()
+        if hasattr(self, "template"):  # its setup may have refused
+            self.template.remove()
 
-    def grade(
-        self, handin: HandIn, fingerprint: str, packed: bytes, timeout: float, cell_timeout: float | None
-    ) -> Graded:
+    def grade(self, handin: HandIn, course: Path, timeout: float, cell_timeout: float | None) -> Graded:
         with self.lock:
-            key = (fingerprint, timeout, cell_timeout)
+            key = (course, timeout, cell_timeout)
             if key not in self.graders:
-                course = Course.read(self._unpacked(fingerprint, packed))
-                self.graders[key] = Grader(course, self.template, timeout, cell_timeout)
+                self.graders = {k: g for k, g in self.graders.items() if k[0].exists()}  # courses removed
+                self.graders[key] = Grader(Course.read(course), self.template, timeout, cell_timeout)
             return self.graders[key].grade(handin)
 
-    def _unpacked(self, fingerprint: str, packed: bytes) -> Path:
-        if fingerprint not in self.courses:
-            folder, owner = owned_folder("course")
-            with tarfile.open(fileobj=io.BytesIO(packed)) as tar:
-                tar.extractall(folder, filter="data")
-            self.courses[fingerprint] = folder, owner
-        return self.courses[fingerprint][0]
+
+class CoursePlugin(WorkerPlugin):
+    """The course, packed: unpacked into a folder of the worker's own at `setup`, removed at
+    `teardown`."""
+
+    def __init__(self, packed: bytes):
+        self.packed = packed
+
+    def setup(self, worker) -> None:
+        self.folder, self.owner = owned_folder("course")
+        with tarfile.open(fileobj=io.BytesIO(self.packed)) as tar:
+            tar.extractall(self.folder, filter="data")
+
+    def teardown(self, worker) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.owner.close()
 
 
-def grade_handin(handin: HandIn, fingerprint: str, packed: bytes, timeout: float, cell_timeout: float | None) -> Graded:
-    """The task: one hand-in graded on this worker's template."""
-    plugin = get_worker().plugins.get(PLUGIN)
-    if getattr(plugin, "template", None) is None:
+def course_plugin(fingerprint: str) -> str:
+    return f"grading-course-{fingerprint}"
+
+
+def grade_handin(handin: HandIn, fingerprint: str, timeout: float, cell_timeout: float | None) -> Graded:
+    """The task: one hand-in graded on this worker's template, against the course `fingerprint`."""
+    plugins = get_worker().plugins
+    template, course = plugins.get(PLUGIN), plugins.get(course_plugin(fingerprint))
+    if getattr(template, "template", None) is None:
         raise RuntimeError("this Dask worker has no kernel template (its sandbox could not start)")
-    return plugin.grade(handin, fingerprint, packed, timeout, cell_timeout)
+    if getattr(course, "folder", None) is None:
+        raise RuntimeError(f"this Dask worker has no course {fingerprint[:12]}")
+    return template.grade(handin, course.folder, timeout, cell_timeout)
 
 
 def worker_facts(dask_worker) -> tuple[str, list[str]]:
@@ -112,12 +123,13 @@ def pack_course(course_dir: Path) -> bytes:
         for name in COURSE_FILES:
             tar.add(course_dir / name, arcname=name)
         copy = Path(tmp) / "gradebook.db"
-        with sqlite3.connect(course_dir / "gradebook.db") as source, sqlite3.connect(copy) as target:
+        source, target = sqlite3.connect(course_dir / "gradebook.db"), sqlite3.connect(copy)
+        try:
             source.backup(target)
-            for table in STUDENT_TABLES:
-                target.execute(f"DELETE FROM {table}")
-        with sqlite3.connect(copy) as target:
-            target.execute("VACUUM")
+            target.executescript("".join(f"DELETE FROM {table};" for table in STUDENT_TABLES) + "VACUUM;")
+        finally:
+            source.close()
+            target.close()
         tar.add(copy, arcname="gradebook.db")
     return buffer.getvalue()
 
@@ -145,7 +157,7 @@ class DaskPool:
             facts = self.client.run(worker_facts)
             if other := [address for address, (code, _) in facts.items() if code != code_fingerprint()]:
                 raise RuntimeError(
-                    f"Dask worker {other[0]} runs other grading code than this machine: install the same"
+                    f"Dask worker {other[0]} runs other grading code than this machine: install this version there"
                 )
             self.notes = sorted({note for _, notes in facts.values() for note in notes})
         except BaseException:
@@ -155,6 +167,7 @@ class DaskPool:
         self.address = info["address"]
         self.dashboard = self.client.dashboard_link if "dashboard" in info.get("services", {}) else None
         self.futures: dict[Future, HandIn] = {}
+        self.course: str | None = None  # the name of the course's plugin, once registered
 
     def workers(self) -> int:
         return len(self.client.nthreads())
@@ -163,8 +176,8 @@ class DaskPool:
         """Each hand-in is read from `handins` only when a worker is free for it."""
         course = Course.read(course_dir)
         fingerprint = course.fingerprint()
-        # Once per worker: a worker that joins later fetches it from another.
-        packed = self.client.scatter(pack_course(course_dir), broadcast=True, hash=False)
+        self.course = course_plugin(fingerprint)  # sent to each worker once, and to every one that joins
+        self.client.register_plugin(CoursePlugin(pack_course(course_dir)), name=self.course)
         pending = iter(handins)
         running = as_completed(loop=self.client.loop)
 
@@ -172,7 +185,7 @@ class DaskPool:
             # One task per worker: a task queued behind another on a worker that dies would count
             # that death against its own hand-in too.
             while len(self.futures) < max(1, self.workers()) and (handin := next(pending, None)) is not None:
-                args = (handin, fingerprint, packed, self.timeout, self.cell_timeout)
+                args = (handin, fingerprint, self.timeout, self.cell_timeout)
                 future = self.client.submit(grade_handin, *args, pure=False)
                 self.futures[future] = handin
                 running.add(future)
@@ -184,21 +197,23 @@ class DaskPool:
             future.release()
             feed()  # before the coordinator stores this result: the worker does not wait for it
             yield handin, graded
-        packed.release()
 
     def _outcome(self, future: Future, handin: HandIn, course: Course) -> Graded:
-        if future.status == "finished":
+        """The task's Graded (waiting for it to run again if its worker died before handing it
+        over), or an `error` result when the grader failed on it."""
+        try:
             return future.result()
-        if future.status != "error":  # cancelled: the scheduler is gone
-            raise RuntimeError(f"lost the Dask scheduler {self.address}; grading again resumes")
-        error = future.exception()
-        if isinstance(error, KilledWorker):
+        except KilledWorker:
             why = f"the grader's worker died grading it, {TRIES} times (it may use too much memory)"
-        else:
+        except CancelledError:  # the scheduler is gone
+            raise RuntimeError(f"lost the Dask scheduler {self.address}; grading again resumes") from None
+        except Exception as error:  # raised on the worker: this hand-in's error, never the batch's
             why = f"the grader failed on a Dask worker: {type(error).__name__}: {error}"
         return Graded(new_result(handin, course, ERROR, why))
 
     def close(self) -> None:
         self.client.cancel(list(self.futures))
         self.futures = {}
+        if self.course is not None and self.client.status == "running":  # the workers remove their copies
+            self.client.unregister_worker_plugin(self.course)
         self.client.close()
