@@ -17,6 +17,8 @@ import json
 from types import SimpleNamespace
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbformat import NotebookNode
+from nbgrader import utils as nbgrader_utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.nbgraderformat import ValidationError
 from nbgrader.preprocessors import (
@@ -33,6 +35,8 @@ from traitlets.config import Config
 
 from grading import compat
 from grading.kernel.client import KernelSocket, RunnerExecution
+
+HIDDEN_BEGIN = "BEGIN HIDDEN TESTS"  # nbgrader's delimiter
 
 
 class CourseCells:
@@ -130,6 +134,24 @@ class TemplateExecute(compat.OutputBudget, RunnerExecution, Execute):
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)
         self.replied.add(kwargs["cell_index"])
+
+    def hidden_tests(self, cell: NotebookNode) -> tuple[str, str | None]:
+        return hidden_tests(cell)
+
+
+def hidden_tests(cell: NotebookNode) -> tuple[str, str | None]:
+    """A test cell's code before its first hidden-test block, and from that block on; None for a
+    cell without one, and for a student's own cell. A block that does not start a line at the
+    cell's top level (one inside a `def`, or in a cell magic's cell) takes the whole cell."""
+    if not nbgrader_utils.is_grade(cell) or nbgrader_utils.is_solution(cell):
+        return cell.source, None
+    lines = cell.source.splitlines(keepends=True)
+    begin = next((i for i, line in enumerate(lines) if HIDDEN_BEGIN in line), None)
+    if begin is None:
+        return cell.source, None
+    if lines[begin][:1].isspace() or cell.source.lstrip().startswith("%%"):
+        begin = 0
+    return "".join(lines[:begin]), "".join(lines[begin:])
 
 
 def sanitizing(config: Config, cells: CourseCells) -> list[NbGraderPreprocessor]:

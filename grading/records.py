@@ -42,7 +42,8 @@ class CellResult:
     max_score: float
     score: float | None  # None: waits for manual grading
     manual: bool = False  # a written answer that an instructor grades in formgrader
-    text: str = ""  # what the student may see: printed output and error message, never hidden tests
+    text: str = ""  # printed output and error messages, never tracebacks; also while the hidden tests
+    # ran, which the feedback page withholds (the misconception counts read them)
     by_hand: bool = False  # the score is the instructor's, from the gradebook (grading.manual)
 
 

@@ -8,6 +8,14 @@ messages to NotebookClient's own `process_message`, and it keeps NotebookClient'
 timeouts: past `timeout` the cell is interrupted and replied `error_on_timeout`; a cell that has
 not finished `iopub_timeout` seconds after that raises CellTimeoutError; a kernel that stopped
 raises DeadKernelError.
+
+A test cell with hidden tests (`hidden_tests` says which) runs in two requests: its visible part,
+then, if that raised nothing, its hidden tests, with what is left of the cell's time. What the
+second outputs goes after outputs.HIDDEN_MARK, which the grader adds here, outside the kernel: no
+output can move the mark (a forged one only withholds more), clear or update what came before it,
+and code run by the visible part never sees the hidden tests' source. (A kernel's process is the
+student's: code that writes forged frames to its socket could end a part early, as it could end a
+cell early; nothing here prevents that.)
 """
 
 import datetime
@@ -22,9 +30,10 @@ from collections.abc import Callable
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKernelError
-from nbformat import NotebookNode
+from nbformat import NotebookNode, from_dict
 
 from grading.kernel.runner import HEADER, send_frame
+from grading.outputs import HIDDEN_MARK
 
 MAX_FRAME = 256 * 2**20  # bytes in one message: more is a kernel gone wrong
 ALIVE_EVERY = 1.0  # seconds between checks that a silent kernel still runs (nbclient's too)
@@ -143,18 +152,29 @@ class RunnerExecution:
             raise NotImplementedError("coalesce_streams is not supported by the grader's kernels")
         self._hook(self.on_cell_execute, cell=cell, cell_index=cell_index)
         msg_id = uuid.uuid4().hex
+        visible, hidden = cell.source, None
         if self.ran:  # it ran before the kernel was forked: its messages are here already
             code, messages = self.ran.pop(0)
             if code != cell.source:
                 raise RuntimeError("the kernel ran other first cells than this notebook's")
             self.kernel.buffered = messages
         else:
-            self.kernel.send({"code": cell.source})
+            visible, hidden = self.hidden_tests(cell)
+            if visible.strip():
+                self.kernel.send({"code": visible, "continues": hidden is not None})
         self._hook(self.on_cell_complete, cell=cell, cell_index=cell_index)
         self.code_cells_executed += 1
         cell.outputs = []
         self.clear_before_next_output = False
-        reply = self._wait_for_reply(msg_id, cell, cell_index, self._get_timeout(cell))
+        timeout = self._get_timeout(cell)
+        started = time.monotonic()
+        reply, go_on = None, True
+        if visible.strip():
+            reply = self._wait_for_reply(msg_id, cell, cell_index, timeout)
+            go_on = reply is not None and reply["content"].get("status") == "ok"  # an error ends a cell
+        if hidden is not None and go_on:
+            left = None if timeout is None else max(timeout - (time.monotonic() - started), 1)
+            reply = self._run_hidden_tests(hidden, msg_id, cell, cell_index, left)
         if execution_count:
             cell["execution_count"] = execution_count
         self._hook(self.on_cell_executed, cell=cell, cell_index=cell_index, execute_reply=reply)
@@ -163,8 +183,31 @@ class RunnerExecution:
         self.nb["cells"][cell_index] = cell
         return cell
 
-    def _wait_for_reply(self, msg_id: str, cell, cell_index: int, timeout: int | None) -> dict | None:
-        """The cell's messages up to its status idle; the reply, or `error_on_timeout`'s."""
+    def hidden_tests(self, cell) -> tuple[str, str | None]:
+        """The code a cell runs before its hidden tests, and its hidden tests (None: it has none).
+        None here: nbgrader's Execute (preprocessors.TemplateExecute) knows which cells have them."""
+        return cell.source, None
+
+    def _run_hidden_tests(self, code: str, msg_id: str, cell, cell_index: int, timeout: float | None) -> dict | None:
+        """A test cell's hidden tests, after its visible part: their outputs go after HIDDEN_MARK.
+        They are collected apart, so that a clear_output they send clears only their own."""
+        self.kernel.send({"code": code})
+        apart = from_dict({"cell_type": "code", "source": code, "outputs": []})
+        apart.metadata = cell.metadata  # the cell's timings
+        try:
+            reply = self._wait_for_reply(msg_id, apart, cell_index, timeout, hidden=True)
+        finally:  # also when the kernel died meanwhile: the instructor's copy keeps what they printed
+            cell.outputs += [from_dict(HIDDEN_MARK), *apart.outputs]
+            if cell.get("execution_count") is None:  # the cell had no visible part
+                cell.execution_count = apart.get("execution_count")
+        return reply
+
+    def _wait_for_reply(
+        self, msg_id: str, cell, cell_index: int, timeout: float | None, hidden: bool = False
+    ) -> dict | None:
+        """The cell's messages up to its status idle; the reply, or `error_on_timeout`'s. While
+        `hidden` tests run, no message may change an output shown before (a display update), nor
+        name a display that later cells could update."""
         deadline = None if timeout is None else time.monotonic() + timeout
         reply = None
         while True:
@@ -181,6 +224,10 @@ class RunnerExecution:
                 self.log.warning("Timeout waiting for IOPub output")
                 return reply
             message["parent_header"] = {"msg_id": msg_id}
+            if hidden:
+                if message["msg_type"] == "update_display_data":
+                    continue
+                message["content"].pop("transient", None)
             if message["msg_type"] == "execute_reply":
                 if reply is None:
                     reply = message

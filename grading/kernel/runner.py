@@ -6,6 +6,9 @@ starts one on its own (`python runner.py --fd N`). Either way it serves one clie
 in frames of JSON, each after its length in 4 bytes:
 
   client → kernel   {"code": "..."}                       run one cell
+                    {"code": "...", "continues": true}    run the visible part of a test cell
+                      whose hidden tests follow in a request of their own: kept out of the
+                      history, its last expression not shown (only a cell's end shows one)
   kernel → client   {"hello": {"language_info": {...}, "ran": [...]}}   once, first: "ran" holds
                       the cells run before the kernel was forked, each {"code", "messages"}
                     {"msg_type": ..., "content": {...}, "date": "..."}
@@ -251,7 +254,8 @@ class Kernel:
         threading.Thread(target=self.publisher.flush_every_interval, daemon=True).start()
         requests = sock.makefile("rb")
         while (header := requests.read(HEADER.size)) and len(header) == HEADER.size:
-            self.execute(json.loads(requests.read(HEADER.unpack(header)[0]))["code"])
+            request = json.loads(requests.read(HEADER.unpack(header)[0]))
+            self.execute(request["code"], continues=request.get("continues", False))
 
     def run(self, cells: list[str], recorded: list[dict]) -> list[dict]:
         """Run cells with no client, their messages recorded (this Kernel's `send` appends to
@@ -263,9 +267,15 @@ class Kernel:
             ran.append({"code": code, "messages": recorded[first:]})
         return ran
 
-    def execute(self, code: str) -> None:
-        """One cell, as ipykernel's `execute_request` and `do_execute` run it."""
+    def execute(self, code: str, continues: bool = False) -> None:
+        """One cell, as ipykernel's `execute_request` and `do_execute` run it. `continues`: the code
+        is the first part of a cell, and the rest runs next; together they run as the whole cell
+        would (one execution count, the cell's last expression shown)."""
         shell, publisher = self.shell, self.publisher
+        interactivity = shell.ast_node_interactivity
+        hushed = continues and interactivity != "all"
+        if hushed:
+            shell.ast_node_interactivity = "none"
         publisher.publish("status", {"execution_state": "busy"})
         publisher.publish("execute_input", {"code": code, "execution_count": shell.execution_count})
         result = None
@@ -274,13 +284,15 @@ class Kernel:
         try:
             try:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
-                result = shell.run_cell(code, store_history=True, silent=False)
+                result = shell.run_cell(code, store_history=not continues, silent=False)
             finally:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
         except KeyboardInterrupt:  # it came just before or just after the cell ran
             pass
         finally:
             builtins.input, getpass.getpass = saved_input, saved_getpass
+            if hushed and shell.ast_node_interactivity == "none":
+                shell.ast_node_interactivity = interactivity
         publisher.publish("execute_reply", self.reply(shell, result))
         publisher.publish("status", {"execution_state": "idle"})
 

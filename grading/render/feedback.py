@@ -8,13 +8,19 @@ nbgrader's feedback shows hidden tests (its issue #917); here, before the templa
   is cut out;
 - errors show `ename: evalue`, never the traceback (it quotes the failing test line);
 - a hidden-test line quoted in any output (a warning's source line, a printed traceback, code
-  that prints its caller) is blanked.
+  that prints its caller) is blanked;
+- what a test cell output while its hidden tests ran (after outputs.HIDDEN_MARK) is withheld: its
+  printed text and displays by one note, an error by its type alone, the message replaced. Code
+  the hidden tests call could print what they are, or put it in an error message, or its type's
+  name (only Python's own types and the course's are named); the misconception tags in the
+  header are those of the outputs shown.
 The template escapes everything else: HTML outputs are not rendered, a student's markdown is shown
 as written, only the course's own markdown is HTML (and typeset by MathJax), and a Content Security
 Policy lets only MathJax's script run.
 """
 
 import base64
+import builtins
 import functools
 import hashlib
 import html
@@ -25,6 +31,7 @@ import mistune
 from markupsafe import Markup
 from nbformat import NotebookNode
 
+from grading.outputs import split_at_hidden_tests
 from grading.records import ERROR, GRADED, MISSING, UNREADABLE, CellResult, Result
 from grading.render import pages
 
@@ -33,6 +40,14 @@ REDACTED = "[hidden test]"
 # Shorter hidden lines (`else:`, `pass`, a bracket) give nothing away and would blank ordinary words.
 MIN_SECRET = 10
 MAX_OUTPUT = 20_000  # characters shown per output; the rest is counted, not shown
+HIDDEN_OUTPUT = "output printed while the hidden tests ran is not shown"
+HIDDEN_ERROR = "raised while the hidden tests ran (its message is not shown)"
+# The error types a hidden test's failure is named by: Python's, the course's checks' (CheckFailed)
+# and the grader's own (NotRun, nbgrader's CellTimeoutError). Any other name could be made up to
+# carry what the hidden tests are.
+KNOWN_ERRORS = {
+    name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, BaseException)
+} | {"CheckFailed", "NotRun", "CellTimeoutError"}
 COLLAPSE_LINES = 40  # longer ungraded cells (the course helpers) start folded
 
 FLAG_WORDS = {
@@ -138,6 +153,7 @@ def feedback_html(
         secrets = hidden_lines(executed)
         by_id = {s.grade_id: s for s in scores}
         cells = [_cell(c, released, trusted, secrets, by_id, comments) for c in executed.cells]
+    shown_text = "\n".join(o.text for c in cells for o in c.outputs if o.kind == "text")
     pending = [c.max_score for c in result.cells if c.score is None]
     return pages.render(
         "feedback.html.j2",
@@ -148,7 +164,7 @@ def feedback_html(
         status=STATUS_WORDS.get(result.status, result.status),
         pending_points=sum(pending) if pending else None,
         flags=[(flag, FLAG_WORDS.get(flag, "")) for flag in result.flags],
-        misconceptions=list(dict.fromkeys(result.misconceptions)),
+        misconceptions=[t for t in dict.fromkeys(result.misconceptions) if _mentions(shown_text, t)],
         scores=scores,
         cells=cells,
     )
@@ -229,7 +245,10 @@ def _cell(
         return Cell("markdown", _markdown(source), score, [], comment=comment)
     if cell.cell_type != "code":  # a student's own markdown, or a raw cell: as written
         return Cell("text", source, score, [], comment=comment)
-    outputs = [shown for o in _each_failure_once(cell.get("outputs", [])) if (shown := _output(o, secrets))]
+    visible, hidden = split_at_hidden_tests(cell.get("outputs", []))
+    outputs = [shown for o in _each_failure_once(visible) if (shown := _output(o, secrets))]
+    if hidden is not None:
+        outputs += _withheld(hidden)
     folded = not score and source.count("\n") >= COLLAPSE_LINES
     return Cell("code", source, score, outputs, folded=folded, comment=comment)
 
@@ -243,6 +262,22 @@ def _each_failure_once(outputs: list[NotebookNode]) -> list[NotebookNode]:
         for o in outputs
         if not (o.get("output_type") == "error" and str(o.get("evalue", "")).strip() and o.evalue.strip() in printed)
     ]
+
+
+def _withheld(outputs: list[NotebookNode]) -> list[Output]:
+    """What a test cell's hidden tests output, as the page shows it: one note for what they
+    printed or displayed, and each error by its type."""
+    shown = [Output("note", HIDDEN_OUTPUT)] if any(o.get("output_type") != "error" for o in outputs) else []
+    for output in outputs:
+        if output.get("output_type") == "error":
+            ename = output.get("ename") if output.get("ename") in KNOWN_ERRORS else "an error"
+            shown.append(Output("text", f"{ename}: {HIDDEN_ERROR}", "error"))
+    return shown
+
+
+def _mentions(text: str, tag: str) -> bool:
+    """Whether `text` carries the misconception tag as a whole word."""
+    return re.search(rf"(?<![\w-]){re.escape(tag)}(?![\w-])", text) is not None
 
 
 @functools.lru_cache(maxsize=4096)  # the course's markdown cells are the same in every hand-in
