@@ -6,7 +6,7 @@
 Reads every stored result and autograded notebook once, then renders every feedback page
 `--rounds` times (nothing written, notebooks already parsed: rendering alone) and prints pages per
 CPU second in the best and the median round; then times grades.csv and report.html once each
-(report.html draws its plots).
+(report.html computes its charts: bars drawn by HTML and CSS).
 """
 
 import argparse

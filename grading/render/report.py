@@ -1,12 +1,14 @@
 """What the instructor reads after grading: report.html, and a few lines for the terminal.
 
-report.html (templates/report.html.j2) is one self-contained page: counts first, then plots
-(matplotlib, Agg, embedded PNG), then the lists of what needs a look. A handful of plots for the
-whole class, never one per student, so that the page stays quick to build for a class of any size.
+report.html (templates/report.html.j2) is one self-contained page: counts first, then charts,
+then the lists of what needs a look. The charts are HTML and CSS bars, as on the similarity page:
+this module computes their numbers (`Bin`, `ScoreHistogram`, `ExerciseBar`, `MisconceptionBars`), the
+template draws them; nothing is drawn as an image and no plotting library is imported. A handful of
+charts for the whole class, never one per student, so that the page stays quick to build for a class
+of any size.
 """
 
-import base64
-import io
+import math
 import statistics
 from collections import Counter
 from collections.abc import Callable
@@ -14,10 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
 
 from grading.files import write_atomically
 from grading.gradebook import HandGrade
@@ -32,8 +30,11 @@ if TYPE_CHECKING:  # the similarity report imports copydetect: not for every rea
 LOOK_ORDER = {ERROR: 0, UNREADABLE: 1, GRADED: 2, MISSING: 3}
 
 # Names and messages come from hand-ins and are escaped; were one not, it still could not run.
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+CSP = "default-src 'none'; style-src 'unsafe-inline'"  # no script, no image: the page is text and CSS
 COLOURS = {"full": "#5aa55a", "partial": "#e6b32e", "zero": "#d05050", "pending": "#aaaaaa"}
+KINDS = {"full": "full points", "partial": "partial points", "zero": "no points", "pending": "to grade by hand"}
+WHOLE_BINS_UP_TO = 30  # a notebook worth at most this many points, all scores whole: a bin per point
+BINS = 20  # otherwise: equal bins from 0 to the notebook's maximum
 
 
 @dataclass
@@ -67,6 +68,55 @@ class MisconceptionCost:
     handins: int  # hand-ins whose grades.csv row names it
     cells: int  # graded cells whose output named it
     points_lost: float  # points those cells missed (a cell naming two mistakes counts for both)
+
+
+@dataclass(frozen=True)
+class Bin:
+    """One bar of a histogram of scores: the hand-ins scoring from `low` to `high`."""
+
+    low: float
+    high: float
+    count: int
+    height: float  # percent of the tallest bin
+    label: str  # what the bar's tooltip calls its range: "3 points", "1.25 to 1.5"
+
+
+@dataclass(frozen=True)
+class ScoreHistogram:
+    """The scores of one notebook's graded hand-ins."""
+
+    notebook: str
+    graded: int
+    mean: float
+    top: float  # the notebook's maximum score: the axis ends there
+    bins: list[Bin]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One colour of an exercise's bar: the hand-ins with full, partial, zero or pending points."""
+
+    kind: str  # a key of COLOURS
+    count: int
+    width: float  # percent of the bar; a bar's widths add up to 100
+
+
+@dataclass(frozen=True)
+class ExerciseBar:
+    """One graded cell's row in the chart of scores per exercise."""
+
+    label: str
+    segments: list[Segment]  # in COLOURS' order, the empty ones left out
+    mean: str  # the mean share of points, "83%"; "" while every answer waits for grading by hand
+
+
+@dataclass(frozen=True)
+class MisconceptionBars:
+    """The widths of a misconception's bars in its table row, in percent of the largest value."""
+
+    cost: MisconceptionCost
+    handins: float
+    points_lost: float
 
 
 def misconception_costs(results: list[Result], tags_of: Callable[[str], list[str]]) -> list[MisconceptionCost]:
@@ -159,7 +209,7 @@ def write_report_html(
     late_rule: str = "",
     similarity: "Summary | None" = None,
 ) -> None:
-    """The class report: notes, counts, plots, then every hand-in and file that needs a look, the
+    """The class report: notes, counts, charts, then every hand-in and file that needs a look, the
     grading by hand (`set_aside`: grades whose answer changed since), lateness (`late_rule`: the
     penalty rule, when a notebook has a due date) and the pairs of hand-ins whose answers look most
     alike (when `similarity` is given)."""
@@ -178,10 +228,11 @@ def write_report_html(
         per_handin=seconds / len(ran) if ran else None,
         statuses=STATUSES,
         notebooks=_notebook_rows(results),
-        score_plot=_score_plot(results),
-        exercise_plot=_exercise_plot(exercises),
-        costs=costs,
-        misconception_plot=_misconception_plot(costs),
+        histograms=score_histograms(results),
+        colours=COLOURS,
+        kinds=KINDS,
+        exercise_bars=[exercise_bar(e) for e in exercises],
+        costs=misconception_bars(costs),
         look=sorted(
             (r for r in results if r.status != GRADED or r.flags),
             key=lambda r: (LOOK_ORDER.get(r.status, 0), r.student, r.notebook),
@@ -234,79 +285,67 @@ def _notebook_rows(results: list[Result]) -> list[NotebookRow]:
     return rows
 
 
-def _score_plot(results: list[Result]) -> str | None:
-    """A histogram of scores per notebook, as a data URI; None without graded hand-ins."""
+def score_histograms(results: list[Result]) -> list[ScoreHistogram]:
+    """A histogram of the graded hand-ins' scores per notebook, by notebook; none without any."""
     by_notebook: dict[str, list[Result]] = {}
     for r in sorted(results, key=lambda r: r.notebook):
         if r.status == GRADED:
             by_notebook.setdefault(r.notebook, []).append(r)
-    if not by_notebook:
-        return None
-    cols = min(3, len(by_notebook))
-    rows = -(-len(by_notebook) // cols)
-    fig = Figure(figsize=(4.2 * cols, 2.8 * rows), layout="constrained")
-    for i, (notebook, graded) in enumerate(by_notebook.items()):
-        ax = fig.add_subplot(rows, cols, i + 1)
+    histograms = []
+    for notebook, graded in by_notebook.items():
         scores = [r.score for r in graded]
         top = max(r.max_score for r in graded)
-        whole = top <= 30 and all(float(s).is_integer() for s in [*scores, top])
-        bins = [k - 0.5 for k in range(int(top) + 2)] if whole else [top * k / 20 for k in range(21)]
-        ax.hist(scores, bins=bins, color="#5a7bb5", edgecolor="white")
-        ax.set_title(f"{notebook}\n{len(graded)} graded · mean {statistics.mean(scores):.1f} / {top:g}", fontsize=9)
-        ax.set_xlabel("score", fontsize=8)
-        ax.set_ylabel("hand-ins", fontsize=8)
-        ax.tick_params(labelsize=8)
-    return _png(fig)
+        histograms.append(ScoreHistogram(notebook, len(graded), statistics.mean(scores), top, _bins(scores, top)))
+    return histograms
 
 
-def _exercise_plot(exercises: list[ExerciseStats]) -> str | None:
-    """Per graded cell, the shares of full, partial, zero and pending, as a data URI; None without cells."""
-    if not exercises:
-        return None
-    fig = Figure(figsize=(9, 0.3 * len(exercises) + 1.2), layout="constrained")
-    ax = fig.add_subplot()
-    ys = range(len(exercises))
-    totals = [max(e.scored + e.pending, 1) for e in exercises]
-    left = [0.0] * len(exercises)
-    for kind in ("full", "partial", "zero", "pending"):
-        share = [getattr(e, kind) / t for e, t in zip(exercises, totals)]
-        ax.barh(ys, share, left=left, color=COLOURS[kind], label=kind)
-        left = [a + b for a, b in zip(left, share)]
-    for y, e in zip(ys, exercises):
-        if e.mean_fraction is not None:
-            ax.text(1.01, y, f"{e.mean_fraction:.0%}", va="center", fontsize=8)
-    ax.set_yticks(ys, [f"{e.notebook} · {e.grade_id} ({e.max_score:g} pt)" for e in exercises])
-    ax.set_xlim(0, 1.1)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.invert_yaxis()
-    ax.tick_params(labelsize=8)
-    ax.set_xlabel("share of graded hand-ins (right: mean share of points)", fontsize=8)
-    ax.legend(ncols=4, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
-    return _png(fig)
+def _bins(scores: list[float], top: float) -> list[Bin]:
+    """A bin per whole point from 0 to `top` when `top` is small and every score whole, else BINS
+    equal bins from 0 to `top`, the last one closed. A score outside 0..top counts in the nearest
+    end bin, so that the bars add up to the hand-ins."""
+    if top <= WHOLE_BINS_UP_TO and all(float(s).is_integer() for s in [*scores, top]):
+        n = int(top) + 1
+        edges = [(k - 0.5, k + 0.5, f"{k} point{'' if k == 1 else 's'}") for k in range(n)]
+        index = [round(s) for s in scores]
+    else:
+        n = BINS
+        edges = [(top * k / n, top * (k + 1) / n, f"{top * k / n:g} to {top * (k + 1) / n:g}") for k in range(n)]
+        index = [math.floor(s * n / top) if top > 0 else 0 for s in scores]
+    counts = [0] * n
+    for i in index:
+        counts[min(max(i, 0), n - 1)] += 1
+    tallest = max(counts)
+    return [Bin(low, high, c, 100 * c / tallest, label) for (low, high, label), c in zip(edges, counts)]
 
 
-def _misconception_plot(costs: list[MisconceptionCost]) -> str | None:
-    """Hand-ins and points lost per misconception, as a data URI; None when none was seen."""
-    if not costs:
-        return None
-    fig = Figure(figsize=(9, 0.3 * len(costs) + 1.2), layout="constrained")
-    left, right = fig.subplots(1, 2, sharey=True)
-    ys = range(len(costs))
-    left.barh(ys, [c.handins for c in costs], color="#5a7bb5")
-    left.set_yticks(ys, [c.tag for c in costs])
-    left.set_xlabel("hand-ins", fontsize=8)
-    right.barh(ys, [c.points_lost for c in costs], color=COLOURS["zero"])
-    right.set_xlabel("points lost in the cells that named it", fontsize=8)
-    left.invert_yaxis()
-    for ax in (left, right):
-        ax.tick_params(labelsize=8)
-    return _png(fig)
+def exercise_bar(e: ExerciseStats) -> ExerciseBar:
+    """The row of one graded cell: its hand-ins' shares of full, partial, zero and pending points.
+    The widths are rounded to 0.1 % where the segments meet, so that they add up to 100 exactly."""
+    total = e.scored + e.pending
+    segments, done, edge = [], 0, 0.0
+    for kind in COLOURS:
+        count = getattr(e, kind)
+        done += count
+        right = round(100 * done / total, 1) if total else 0.0
+        if count:
+            segments.append(Segment(kind, count, round(right - edge, 1)))
+        edge = right
+    mean = "" if e.mean_fraction is None else f"{e.mean_fraction:.0%}"
+    return ExerciseBar(f"{e.notebook} · {e.grade_id} ({e.max_score:g} pt)", segments, mean)
 
 
-def _png(fig: Figure) -> str:
-    buffer = io.BytesIO()
-    FigureCanvasAgg(fig).print_png(buffer)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+def misconception_bars(costs: list[MisconceptionCost]) -> list[MisconceptionBars]:
+    """Each misconception with its bars' widths: hand-ins and points lost, each in percent of the largest."""
+    most_handins = max((c.handins for c in costs), default=0)
+    most_lost = max((c.points_lost for c in costs), default=0)
+    return [
+        MisconceptionBars(
+            c,
+            100 * c.handins / most_handins if most_handins else 0.0,
+            100 * c.points_lost / most_lost if most_lost else 0.0,
+        )
+        for c in costs
+    ]
 
 
 def _count(n: int, word: str) -> str:
