@@ -1,13 +1,14 @@
-"""`python -m grading grade`: plan, then run, then publish; data flows one way.
+"""`python -m grading grade`: plan, compare, run, then publish; data flows one way.
 
     plan     collected hand-ins ─► OUT/handins ─► what to grade: hand-ins new, changed, or graded
              against another course or grader (OUT/course brought up to date with the built course,
              its gradebook kept: what an instructor typed is never deleted)
+    compare  stored hand-ins ─► similarity.html, similarity.csv (only what changed is compared);
+             it needs no grade, so it runs while the kernel templates start
     run      hand-ins ─► pool (workers: execute.Grader) ─► each result stored as it arrives:
              the gradebook, the student's feedback page, OUT/state.json
     publish  stored results + grades by hand (manual.py) + lateness (late.py) ─► the feedback pages
-             they change, nbgrader-export.csv, grades.csv, report.html;
-             stored hand-ins ─► similarity.html, similarity.csv (only what changed is compared)
+             they change, nbgrader-export.csv, grades.csv, report.html
 
 `report` is publish alone, with every feedback page rendered again from what OUT stores.
 Nothing graded is lost to a kill: each result is in OUT's journal the moment it arrives.
@@ -78,9 +79,10 @@ def grade(
     grader cannot do its job."""
     started = time.monotonic()
     planned = plan(found, out, built_course)
+    alike = similarity.publish(planned.out, planned.course, planned.state)
     run(planned, pool, on_progress)
     planned.state.notes = list(notes)
-    results = publish(planned.out, planned.course, planned.state, policy)
+    results = publish(planned.out, planned.course, planned.state, policy, alike=alike)
     elapsed = time.monotonic() - started
     return Outcome(results, planned.state.stray_records(), len(planned.todo), elapsed, warnings(planned.state))
 
@@ -241,10 +243,16 @@ def adjusted(result: Result, hand: HandGrades) -> bool:
 
 
 def publish(
-    out: Path, course: Course, saved: State, policy: Policy = NO_DUE_DATES, every_page: bool = False
+    out: Path,
+    course: Course,
+    saved: State,
+    policy: Policy = NO_DUE_DATES,
+    every_page: bool = False,
+    alike: similarity.Summary | None = None,
 ) -> list[Result]:
     """Everything an instructor reads, from the stored results: the feedback pages that grades by
-    hand or lateness change (or were changed by them last time), or `every_page`; the exports."""
+    hand or lateness change (or were changed by them last time), or `every_page`; the exports; the
+    similarity report unless `alike` says it is written already."""
     results, hand, policy = published(out, course, saved, policy)
     now = {state.key(r.student, r.notebook) for r in results if adjusted(r, hand)}
     for result in results:
@@ -256,7 +264,7 @@ def publish(
     notes = [*saved.notes, *warnings(saved)]
     gradebook.export(course.folder, course.course_id, out / "nbgrader-export.csv")
     grades.write_grades_csv(results, out / "grades.csv")
-    alike = similarity.publish(out, course, saved)
+    alike = alike or similarity.publish(out, course, saved)
     report.write_report_html(
         results,
         saved.stray_records(),
