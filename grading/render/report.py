@@ -1,11 +1,11 @@
 """What the instructor reads after grading: report.html, and a few lines for the terminal.
 
 report.html (templates/report.html.j2) is one self-contained page: counts first, then charts,
-then the lists of what needs a look. The charts are HTML and CSS bars, as on the similarity page:
-this module computes their numbers (`Bin`, `ScoreHistogram`, `ExerciseBar`, `MisconceptionBars`), the
-template draws them; nothing is drawn as an image and no plotting library is imported. A handful of
-charts for the whole class, never one per student, so that the page stays quick to build for a class
-of any size.
+then the lists of what needs a look. The charts are HTML and CSS bars: this module computes their
+numbers (`ScoreHistogram`, `ExerciseBar`, `MisconceptionBars`), the template draws them (histograms
+with charts.html.j2, as similarity.html does); no image, no plotting library. A handful of charts
+for the whole class, never one per student, so that the page stays quick to build for a class of
+any size.
 """
 
 import math
@@ -71,17 +71,6 @@ class MisconceptionCost:
 
 
 @dataclass(frozen=True)
-class Bin:
-    """One bar of a histogram of scores: the hand-ins scoring from `low` to `high`."""
-
-    low: float
-    high: float
-    count: int
-    height: float  # percent of the tallest bin
-    label: str  # what the bar's tooltip calls its range: "3 points", "1.25 to 1.5"
-
-
-@dataclass(frozen=True)
 class ScoreHistogram:
     """The scores of one notebook's graded hand-ins."""
 
@@ -89,7 +78,7 @@ class ScoreHistogram:
     graded: int
     mean: float
     top: float  # the notebook's maximum score: the axis ends there
-    bins: list[Bin]
+    bins: list[pages.Bar]  # heights in percent of the tallest
 
 
 @dataclass(frozen=True)
@@ -299,7 +288,7 @@ def score_histograms(results: list[Result]) -> list[ScoreHistogram]:
     return histograms
 
 
-def _bins(scores: list[float], top: float) -> list[Bin]:
+def _bins(scores: list[float], top: float) -> list[pages.Bar]:
     """A bin per whole point from 0 to `top` when `top` is small and every score whole, else BINS
     equal bins from 0 to `top`, the last one closed. A score outside 0..top counts in the nearest
     end bin, so that the bars add up to the hand-ins."""
@@ -315,7 +304,7 @@ def _bins(scores: list[float], top: float) -> list[Bin]:
     for i in index:
         counts[min(max(i, 0), n - 1)] += 1
     tallest = max(counts)
-    return [Bin(low, high, c, 100 * c / tallest, label) for (low, high, label), c in zip(edges, counts)]
+    return [pages.Bar(low, high, c, 100 * c / tallest, label) for (low, high, label), c in zip(edges, counts)]
 
 
 def exercise_bar(e: ExerciseStats) -> ExerciseBar:

@@ -30,16 +30,6 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'"  # no script, no image: th
 
 
 @dataclass(frozen=True)
-class Bar:
-    """One bin of a histogram of pair scores."""
-
-    low: float
-    high: float
-    pairs: int
-    height: float  # percent of the tallest bar, on a log scale: a handful of high pairs stays visible
-
-
-@dataclass(frozen=True)
 class Exercise:
     """Two answers to one exercise, side by side."""
 
@@ -80,10 +70,14 @@ def exercises(pair: Pair) -> str:
     return ", ".join(c.grade_id for c in sorted(pair.cells, key=lambda c: -c.excess) if c.excess > 0)
 
 
-def histogram(scores: np.ndarray) -> list[Bar]:
+def histogram(scores: np.ndarray) -> list[pages.Bar]:
+    """Pair scores in BINS bins; heights on a log scale, so that a handful of high pairs stays visible."""
     counts, edges = np.histogram(scores, bins=BINS, range=(0, 1))
     top = math.log1p(max(counts.max(initial=0), 1))
-    return [Bar(float(lo), float(hi), int(n), 100 * math.log1p(n) / top) for lo, hi, n in zip(edges, edges[1:], counts)]
+    return [
+        pages.Bar(float(lo), float(hi), int(n), 100 * math.log1p(n) / top, f"{lo:.2f} to {hi:.2f}")
+        for lo, hi, n in zip(edges, edges[1:], counts)
+    ]
 
 
 def side_by_side(similarity: Similarity, pair: Pair) -> list[Exercise]:
