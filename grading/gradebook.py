@@ -17,8 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Comment, Grade, Gradebook, SubmittedNotebook
-from nbgrader.plugins import CsvExportPlugin
+from nbgrader.api import Assignment, Comment, Grade, Gradebook, SubmittedAssignment, SubmittedNotebook
 from nbgrader.preprocessors import SaveAutoGrades
 from sqlalchemy import or_, text
 from sqlalchemy.exc import OperationalError, SAWarning
@@ -45,8 +44,9 @@ class GradebookWriter:
     def close(self) -> None:
         self.gradebook.close()
 
-    def record(self, handin: HandIn, result: Result, executed: str) -> None:
-        """Store one graded hand-in: its original file, its autograded notebook, its scores."""
+    def record(self, handin: HandIn, result: Result, executed: str, notebook: nbformat.NotebookNode) -> None:
+        """Store one graded hand-in: its original file, its autograded notebook (`executed`, and as
+        `notebook`), its scores."""
         folder = Path(handin.student) / handin.notebook
         submitted = self.course_dir / "submitted" / folder
         submitted.mkdir(parents=True, exist_ok=True)
@@ -64,8 +64,7 @@ class GradebookWriter:
         try:
             self.gradebook.update_or_create_student(handin.student)
             self.gradebook.update_or_create_submission(handin.notebook, handin.student, timestamp=stamp)
-            executed_nb = nbformat.reads(executed, as_version=4)
-            compat.preprocess_with_gradebook(self.save, executed_nb, resources, self.gradebook)
+            compat.preprocess_with_gradebook(self.save, notebook, resources, self.gradebook)
         except OperationalError as error:  # e.g. "database or disk is full"
             raise OSError(f"{error.orig}, writing {self.course_dir / 'gradebook.db'}") from None
 
@@ -165,16 +164,31 @@ def add_missing_rows(gb: Gradebook, notebook) -> None:
                 gb.db.add(Comment(cell_id=cell.id, notebook=submitted))
     gb.db.commit()
 
+EXPORT_COLUMNS = (
+    "assignment,duedate,timestamp,student_id,last_name,first_name,email,raw_score,late_submission_penalty,score,max_score"
+)
 
 
 def export(course_dir: Path, course_id: str, path: Path) -> None:
-    """nbgrader's own CSV export of the gradebook (what `nbgrader export` writes)."""
-    plugin = CsvExportPlugin()
-    plugin.to = str(path.with_name(path.name + ".partial"))
-    try:
-        with Gradebook(database(course_dir), course_id) as gb:
-            plugin.export(gb)
-        Path(plugin.to).replace(path)
-    except OSError as error:
-        Path(plugin.to).unlink(missing_ok=True)
-        raise OSError(error.errno, f"{error.strerror}, writing {path}") from None
+    """nbgrader's own CSV export of the gradebook, byte for byte what `nbgrader export` writes (its
+    CsvExportPlugin), from three queries: the plugin asks for each student's submission of each
+    notebook, one by one (about 1 ms each: 0.15 s for 22 students, in every run, a late hand-in's too)."""
+    with Gradebook(database(course_dir), course_id) as gb:
+        submitted = gb.db.query(
+            Assignment.name,
+            SubmittedAssignment.student_id,
+            SubmittedAssignment.timestamp,
+            SubmittedAssignment.score,
+            SubmittedAssignment.late_submission_penalty,
+        ).join(SubmittedAssignment.assignment)
+        found = {(name, student): (when, score, penalty) for name, student, when, score, penalty in submitted}
+        students = gb.students
+        lines = [EXPORT_COLUMNS]
+        for assignment in gb.assignments:
+            for student in students:
+                when, score, penalty = found.get((assignment.name, student.id), ("", 0.0, 0.0))
+                row = [assignment.name, assignment.duedate, when, student.id, student.last_name, student.first_name]
+                row += [student.email, score, penalty, max(0.0, score - penalty), assignment.max_score]
+                # as the plugin writes them: str() of each value, None as nothing, no quoting
+                lines.append(",".join("" if value is None else str(value) for value in row))
+    write_atomically(path, "\n".join(lines) + "\n")

@@ -18,11 +18,13 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 from nbgrader.api import Gradebook
+from nbgrader.plugins import CsvExportPlugin
 
 from coursework import build, config
 from coursework.answers import fill_answers
-from grading import grade, state
+from grading import grade, gradebook, state
 from grading.collect import collecting
+from grading.course import Course
 from grading.kernel.pool import LocalPool
 from grading.kernel.sandbox import choose_sandbox
 from grading.state import locked
@@ -255,3 +257,24 @@ def test_formgrader_command_serves_the_course_and_what_is_saved_there_counts(out
     assert report.returncode == 0, report.stderr
     assert grades_row(out, "ada")["score"] == "5"
     assert page(out, "ada").find("p", class_="comment").get_text() == f"Your instructor: {COMMENT}"
+
+
+def test_nbgrader_export_is_byte_for_byte_what_nbgrader_writes(out):
+    """OUT/nbgrader-export.csv is nbgrader's CsvExportPlugin's, written from three queries instead
+    of one per student and notebook: the same bytes, with a grade by hand, a late penalty set as
+    nbgrader's late policy sets it, and every notebook a student did not hand in."""
+    grade_by_hand(out, "ada", 1.5)
+    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}") as gb:
+        gb.find_submission_notebook(NB, NB, "ben").late_submission_penalty = 0.5
+        gb.db.commit()
+    ours, theirs = out / "ours.csv", out / "theirs.csv"
+    gradebook.export(out / "course", Course.read(out / "course").course_id, ours)
+    plugin = CsvExportPlugin(to=str(theirs))
+    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}") as gb:
+        plugin.export(gb)
+
+    assert ours.read_bytes() == theirs.read_bytes()
+    rows = list(csv.DictReader(ours.open(newline="")))
+    assert len(rows) == 2 * len(config.notebook_names())  # ada and ben, each notebook
+    ben = next(r for r in rows if (r["student_id"], r["assignment"]) == ("ben", NB))
+    assert (ben["late_submission_penalty"], ben["raw_score"]) == ("0.5", "0.0")

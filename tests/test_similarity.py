@@ -20,7 +20,8 @@ import nbformat
 import numpy as np
 import pytest
 from bs4 import BeautifulSoup
-from copydetect.utils import filter_code
+from copydetect.utils import filter_code, get_copied_slices
+from copydetect.utils import winnow as copydetect_winnow
 from planted import EXPLANATIONS, disguise, reword
 
 from coursework import config, samples
@@ -32,7 +33,14 @@ from grading.render import grades, similarity
 from grading.similarity import store
 from grading.similarity.answers import WRITTEN, Stub, own_lines, stubs
 from grading.similarity.compare import THRESHOLD, compare_notebook, update_shared
-from grading.similarity.fingerprint import fingerprint, run_hashes, shared_fragments, stub_hashes
+from grading.similarity.fingerprint import (
+    copied_slices,
+    fingerprint,
+    run_hashes,
+    shared_fragments,
+    stub_hashes,
+    winnow,
+)
 from grading.similarity.normalise import normalise, normalised_text
 from grading.state import State, stored_path
 
@@ -335,3 +343,18 @@ def test_code_is_normalised_as_copydetect_does():
         assert ours.text == re.sub(r'"S*"|S', "S", filter_code(plain, "answer.py", "python")[0]), answer
         for char, start, end in zip(ours.text, ours.starts, ours.ends):  # each character knows its token
             assert char in answer[start:end] or char in "VFOS" and answer[start:end].strip()
+
+
+def test_winnowing_is_copydetects():
+    """fingerprint.py winnows as copydetect does (its `winnow` and `get_copied_slices`, written there:
+    importing copydetect imports matplotlib): the same places chosen, on hashes with many ties and
+    on 52-bit ones, for every window; the same runs joined into highlighted slices."""
+    rng = np.random.default_rng(0)
+    for trial in range(400):
+        window, k = int(rng.integers(1, 9)), int(rng.integers(1, 15))
+        hashes = rng.integers(0, 4 if trial % 2 else 1 << 52, int(rng.integers(0, 80)))
+        chosen = winnow(hashes.tolist(), window)
+        assert chosen == copydetect_winnow(hashes, window, remove_duplicates=False)[1].tolist()
+        starts = np.array(chosen, dtype=np.int64)
+        expected = get_copied_slices(starts, k)
+        assert copied_slices(starts, k) == list(zip(expected[0].astype(int).tolist(), expected[1].astype(int).tolist()))

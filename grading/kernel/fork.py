@@ -188,7 +188,8 @@ class Zygote:
 
 
 class Zygotes:
-    """The template's zygotes, one per notebook start (the sources of its first cells)."""
+    """The template's zygote, of the notebook start (the sources of its first cells) it was asked
+    for last."""
 
     def __init__(self, scratch: str, shell, compat):
         self.scratch, self.shell, self.compat = scratch, shell, compat
@@ -202,6 +203,8 @@ class Zygotes:
         cells = request.get("first_cells") or []
         key = json.dumps(cells)
         if cells and key not in self.made:
+            # One zygote at a time (each holds ~15 MiB): hand-ins come notebook by notebook (grade.plan).
+            self.clear()
             self.made[key] = self._make(cells, request["output_chars"])
         zygote = self.made.get(key) if cells else None
         if zygote is not None:
@@ -220,7 +223,7 @@ class Zygotes:
                 del self.made[key]
 
     def clear(self) -> None:
-        """Drop them all: the template has imported more since they were forked."""
+        """Drop them all."""
         for zygote in self.made.values():
             if zygote:
                 zygote.close()

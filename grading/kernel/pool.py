@@ -2,10 +2,10 @@
 
 The pool launches its templates at once (they import torch & co. for seconds, meanwhile the
 coordinator builds the course), as many as hand-ins are `expected` (up to `workers`: one late
-hand-in waits for one template, not for two sharing the cores), more if grading finds more to do,
-and forks a worker per template when grading starts: forked after the coordinator's imports, a
-worker starts at no cost. A worker grades one hand-in at a time and
-sends back its result; only the coordinator writes anything. A worker that dies (killed, out of
+hand-in waits for one template, not for two sharing the cores, and that template warms up after it
+is ready), more if grading finds more to do, and forks a worker per template when grading starts:
+forked after the coordinator's imports, a worker starts at no cost. A worker grades one hand-in at
+a time and sends back its result; only the coordinator writes anything. A worker that dies (killed, out of
 memory) costs its hand-in one more try on a new worker; a hand-in that kills two is an `error`.
 """
 
@@ -122,12 +122,14 @@ class LocalPool:
         self.most = max(1, workers)
         remove_abandoned()  # what graders that were killed left in the temporary folder
         self.idle: list[Template] = []
-        self._launch(self.most if expected is None else min(self.most, expected))
+        templates = self.most if expected is None else min(self.most, expected)
+        # One hand-in a template (a late one): its kernel starts before the template's warm-ups.
+        self._launch(templates, ready_first=expected is not None and expected <= templates)
         self.workers: list[Worker] = []
 
-    def _launch(self, templates: int) -> None:
+    def _launch(self, templates: int, ready_first: bool = False) -> None:
         while len(self.idle) < templates:
-            self.idle.append(Template(self.sandbox))
+            self.idle.append(Template(self.sandbox, ready_first))
             self.idle[-1].launch()
 
     def grade(self, course_dir: Path, handins: Sequence[HandIn]) -> Iterator[tuple[HandIn, execute.Graded]]:

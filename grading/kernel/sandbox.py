@@ -144,14 +144,17 @@ class Sandbox:
         """The path at which kernels see the sockets folder."""
         return RUNTIME_INSIDE if self.enabled else str(runtime_dir)
 
-    def template_process(self, work: Path, runtime_dir: Path, scratch_dir: Path) -> subprocess.Popen:
+    def template_process(
+        self, work: Path, runtime_dir: Path, scratch_dir: Path, ready_first: bool = False
+    ) -> subprocess.Popen:
         """Start the kernel template. `work` is the caller's folder (removed with it); `runtime_dir`
         holds the kernels' sockets and is seen by both sides; `scratch_dir` is the kernels' scratch
-        when there is no sandbox."""
+        when there is no sandbox; `ready_first`: it says it is ready before it warms up."""
         pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
+        when = ["--ready-first"] if ready_first else []
         if not self.enabled:
             scratch = str(scratch_dir)
-            argv = [sys.executable, str(SERVER), "--compat", str(COMPAT), "--scratch", scratch]
+            argv = [sys.executable, str(SERVER), "--compat", str(COMPAT), "--scratch", scratch, *when]
             preexec = self._confine(runtime_dir, scratch_dir) if self.confinement else None
             return subprocess.Popen(argv, env=kernel_environment(scratch), cwd=scratch, preexec_fn=preexec, **pipes)
         program = [
@@ -164,7 +167,7 @@ class Sandbox:
             "--scratch",
             "/dev/shm",
         ]
-        program += ["--sandboxed", "--processes", str(self.limits.processes)]
+        program += ["--sandboxed", "--processes", str(self.limits.processes), *when]
         argv, preexec = self._bwrap(work, runtime_dir, program)
         return subprocess.Popen(argv, preexec_fn=preexec, **pipes)
 

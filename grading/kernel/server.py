@@ -79,8 +79,7 @@ def warm_up() -> None:
 
 def warm_up_training() -> None:
     """What only some notebooks do: a model, a loss, an optimizer. The first optimizer imports
-    torch._dynamo, two seconds: done after the template said it is ready, while it waits for
-    requests, so that one late hand-in does not wait for it (a kernel forked before pays it)."""
+    torch._dynamo, a second."""
     import torch
 
     x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
@@ -113,7 +112,7 @@ def requests(later: list, children: dict, zygotes) -> Iterator[dict]:
         while b"\n" not in pending:
             if later and not children and not select.select([0], [], [], 0)[0]:
                 later.pop(0)()
-                zygotes.clear()
+                zygotes.clear()  # forked before: it lacks what the template imported since
                 continue
             data = os.read(0, 65536)
             if not data:
@@ -205,6 +204,7 @@ def serve() -> None:
     parser.add_argument("--scratch", action="append", required=True, help="wiped between kernels")
     parser.add_argument("--sandboxed", action="store_true", help="alone in its own PID namespace")
     parser.add_argument("--processes", type=int, help="cap on tasks in the sandbox")
+    parser.add_argument("--ready-first", action="store_true", help="say ready, then warm up (for one notebook)")
     args = parser.parse_args()
     if args.processes:
         # Set here, inside the sandbox's user namespace, the cap counts this sandbox's tasks only.
@@ -217,7 +217,11 @@ def serve() -> None:
     compat.cheap_cell_names()
     choose_figure_backend()
     shell = runner.make_shell()
-    later = [warm_up, warm_up_training, import_drawing]
+    warm_ups = [warm_up, warm_up_training, import_drawing]
+    if not args.ready_first:  # a template for many notebooks: none of their kernels waits for these
+        for step in warm_ups:
+            step()
+    later = warm_ups if args.ready_first else []
     children: dict[int, int | None] = {}
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(os.open("/dev/null", os.O_WRONLY), 1)  # stray prints must not corrupt the protocol

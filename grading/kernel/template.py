@@ -36,8 +36,11 @@ class Template:
     """One kernel template. Thread-safe: the watchdog that enforces the notebook's time limit
     talks to it from another thread."""
 
-    def __init__(self, sandbox: Sandbox):
-        self.sandbox = sandbox
+    def __init__(self, sandbox: Sandbox, ready_first: bool = False):
+        """`ready_first`: a template for one notebook (a late hand-in) says it is ready before its
+        warm-ups (the first uses of torch, an optimizer, matplotlib), which it does while it waits;
+        a template for many does them first, so that none of its kernels waits for them."""
+        self.sandbox, self.ready_first = sandbox, ready_first
         self.workdir, self.owner = owned_folder("kernels")
         self.workdir.chmod(0o755)  # the sandbox's unprivileged user must reach the sockets
         self.runtime = self.workdir / "run"
@@ -51,7 +54,9 @@ class Template:
         """Start the process, without waiting for it to be ready."""
         self.runtime.mkdir(exist_ok=True)
         (self.workdir / "scratch").mkdir(exist_ok=True)
-        self.process = self.sandbox.template_process(self.workdir, self.runtime, self.workdir / "scratch")
+        self.process = self.sandbox.template_process(
+            self.workdir, self.runtime, self.workdir / "scratch", self.ready_first
+        )
         self.ready, self.gone, self.unanswered = False, False, False
 
     def ensure_running(self) -> None:

@@ -15,16 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from grading.files import write_atomically
 from grading.gradebook import HandGrade
 from grading.late import duration, stamp
 from grading.records import ERROR, GRADED, MISSING, STATUSES, UNREADABLE, Result, Stray
 from grading.render import pages
-
-if TYPE_CHECKING:  # the similarity report imports copydetect: not for every reader of this module
-    from grading.render.similarity import Summary
+from grading.render.similarity import Summary
 
 # The order of the 'needs a look' list: what lost a student points first, absences last.
 LOOK_ORDER = {ERROR: 0, UNREADABLE: 1, GRADED: 2, MISSING: 3}
@@ -196,7 +193,7 @@ def write_report_html(
     tags_of: Callable[[str], list[str]],
     set_aside: list[HandGrade] = (),
     late_rule: str = "",
-    similarity: "Summary | None" = None,
+    similarity: Summary | None = None,
 ) -> None:
     """The class report: notes, counts, charts, then every hand-in and file that needs a look, the
     grading by hand (`set_aside`: grades whose answer changed since), lateness (`late_rule`: the

@@ -1,18 +1,20 @@
 """An answer's fingerprints, and the fragments two answers share.
 
 An answer is normalised first (normalise.py: names, layout and comments do not count). Its
-fingerprints are copydetect's `winnow` (robust winnowing, as MOSS does) of the hashes of its runs of
-k characters, less the runs of the stub. Two answers that share a run of k + window - 1 normalised
-characters share a fingerprint; shorter runs (`V=V+1`) are what everyone writes.
+fingerprints are the robust winnowing (as MOSS does) of the hashes of its runs of k characters,
+less the runs of the stub. Two answers that share a run of k + window - 1 normalised characters
+share a fingerprint; shorter runs (`V=V+1`) are what everyone writes.
 
+The winnowing is copydetect's (its `winnow`), written here and checked against it
+(tests/test_similarity.py): importing copydetect imports matplotlib, 0.4 s of every run.
 copydetect hashes runs with Python's `hash()`, which changes with every process (PYTHONHASHSEED):
 here they are hashed with a fixed polynomial instead, so that fingerprints kept in OUT stay valid.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from copydetect.utils import get_copied_slices, winnow
 
 from grading.similarity.answers import CODE, WRITTEN
 from grading.similarity.normalise import normalise, normalised_text
@@ -31,7 +33,7 @@ SETTINGS = {
 }
 BASE = np.uint64(0x100000001B3)  # odd: the polynomial hash of a run, modulo 2**64
 MIX = (np.uint64(30), np.uint64(0xBF58476D1CE4E5B9), np.uint64(27), np.uint64(0x94D049BB133111EB), np.uint64(31))
-BITS = np.uint64(12)  # keep 52 bits: copydetect's winnowing compares hashes as floats
+BITS = np.uint64(12)  # keep 52 bits: copydetect's winnowing, the reference, compares hashes as floats
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,47 @@ def stub_hashes(stub: str, kind: str) -> frozenset[int]:
     return frozenset(run_hashes(normalised_text(stub, kind), SETTINGS[kind].k).tolist())
 
 
+def winnow(hashes: list[int], window: int) -> list[int]:
+    """Where the fingerprints are: in every window of `window` hashes (the first ones padded with
+    hashes larger than any), the smallest. It stays chosen while its window slides on, even when a
+    new hash ties with it; once it has left, the rightmost smallest of the window is chosen."""
+    buffer = [math.inf] * window
+    newest = smallest = 0  # places in the circular buffer
+    chosen = []
+    for i, value in enumerate(hashes):
+        newest = (newest + 1) % window
+        buffer[newest] = value
+        if smallest == newest:  # the smallest has left the window: look again, newest first
+            for back in range(1, window):
+                place = (newest - back) % window
+                if buffer[place] < buffer[smallest]:
+                    smallest = place
+            chosen.append(i - (newest - smallest) % window)
+        elif value < buffer[smallest]:
+            smallest = newest
+            chosen.append(i)
+    return chosen
+
+
+def copied_slices(starts: np.ndarray, k: int) -> list[tuple[int, int]]:
+    """The runs of k characters that start at `starts`, as (start, end), joined where they overlap."""
+    slices: list[tuple[int, int]] = []
+    for start in sorted(starts.tolist()):
+        if slices and start < slices[-1][1]:
+            slices[-1] = (slices[-1][0], start + k)
+        else:
+            slices.append((start, start + k))
+    return slices
+
+
 def _winnowed(text: str, kind: str, boilerplate: frozenset[int]) -> tuple[np.ndarray, np.ndarray]:
     """The fingerprints of a normalised answer and where each one's run starts."""
     settings = SETTINGS[kind]
     hashes = run_hashes(text, settings.k)
     if not len(hashes):
         return hashes, np.empty(0, dtype=np.int64)
-    selected, where = winnow(hashes, settings.window, remove_duplicates=False)
+    where = np.array(winnow(hashes.tolist(), settings.window), dtype=np.int64)
+    selected = hashes[where]
     own = [i for i, h in enumerate(selected.tolist()) if h not in boilerplate]  # a set: answers are short
     return selected[own], where[own]
 
@@ -89,9 +125,8 @@ def shared_fragments(answer: str, kind: str, boilerplate: frozenset[int], other:
     among `other` (the other answer's fingerprints)."""
     normalised = normalise(answer, kind)
     hashes, where = _winnowed(normalised.text, kind, boilerplate)
-    slices = get_copied_slices(where[np.isin(hashes, other)], SETTINGS[kind].k)
     fragments, done = [], 0
-    for start, end in zip(slices[0].astype(int), slices[1].astype(int)):
+    for start, end in copied_slices(where[np.isin(hashes, other)], SETTINGS[kind].k):
         first, last = int(normalised.starts[start]), int(normalised.ends[end - 1])
         fragments += [(answer[done:first], False), (answer[first:last], True)]
         done = last
