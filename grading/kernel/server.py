@@ -217,11 +217,9 @@ def serve() -> None:
     compat.cheap_cell_names()
     choose_figure_backend()
     shell = runner.make_shell()
-    warm_ups = [warm_up, warm_up_training, import_drawing]
-    if not args.ready_first:  # a template for many notebooks: none of their kernels waits for these
-        for step in warm_ups:
-            step()
-    later = warm_ups if args.ready_first else []
+    later = [warm_up, warm_up_training, import_drawing]
+    while later and not args.ready_first:  # a template for many notebooks: none of their kernels waits for these
+        later.pop(0)()
     children: dict[int, int | None] = {}
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(os.open("/dev/null", os.O_WRONLY), 1)  # stray prints must not corrupt the protocol
