@@ -189,45 +189,41 @@ class Zygote:
 
 class Zygotes:
     """The template's zygote, of the notebook start (the sources of its first cells) it was asked
-    for last."""
+    for last: one at a time (each holds ~15 MiB), as hand-ins come notebook by notebook (pool.Todo)."""
 
     def __init__(self, scratch: str, shell, compat):
         self.scratch, self.shell, self.compat = scratch, shell, compat
-        self.made: dict[str, Zygote | None] = {}  # None: those cells cannot be run ahead
+        self.cells: str | None = None  # the first cells the zygote was made of, as JSON
+        self.zygote: Zygote | None = None  # None with cells: those cells cannot be run ahead
 
     def pids(self) -> set[int]:
-        return {z.pid for z in self.made.values() if z}
+        return {self.zygote.pid} if self.zygote else set()
 
     def spawn(self, request: dict) -> dict:
         """A kernel for the request, from the zygote of its first cells when there is one."""
         cells = request.get("first_cells") or []
-        key = json.dumps(cells)
-        if cells and key not in self.made:
-            # One zygote at a time (each holds ~15 MiB): hand-ins come notebook by notebook (grade.plan).
+        if not cells:
+            return spawn(request, self.scratch, self.shell, self.compat, [])
+        if json.dumps(cells) != self.cells:
             self.clear()
-            self.made[key] = self._make(cells, request["output_chars"])
-        zygote = self.made.get(key) if cells else None
-        if zygote is not None:
-            reply = zygote.spawn(request)
+            self.cells, self.zygote = json.dumps(cells), self._make(cells, request["output_chars"])
+        if self.zygote is not None:
+            reply = self.zygote.spawn(request)
             if reply is not None:
                 return reply
-            zygote.close()  # it failed: without it from now on
-            self.made[key] = None
+            self.zygote.close()  # it failed: without it for these cells
+            self.zygote = None
         return spawn(request, self.scratch, self.shell, self.compat, [])
 
     def check(self) -> None:
-        """Drop every zygote that no longer waits for requests (a kernel may have stopped it)."""
-        for key, zygote in list(self.made.items()):
-            if zygote and not running(zygote.pid):
-                zygote.close()
-                del self.made[key]
+        """Drop the zygote if it no longer waits for requests (a kernel may have stopped it)."""
+        if self.zygote and not running(self.zygote.pid):
+            self.clear()
 
     def clear(self) -> None:
-        """Drop them all."""
-        for zygote in self.made.values():
-            if zygote:
-                zygote.close()
-        self.made.clear()
+        if self.zygote:
+            self.zygote.close()
+        self.cells, self.zygote = None, None
 
     def _make(self, cells: list[str], output_chars: int) -> Zygote | None:
         zygote_reads, template_writes = os.pipe()

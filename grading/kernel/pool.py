@@ -12,6 +12,7 @@ memory) costs its hand-in one more try on a new worker; a hand-in that kills two
 from __future__ import annotations
 
 import ctypes
+import itertools
 import multiprocessing
 import os
 import signal
@@ -79,24 +80,29 @@ def work(conn: Connection, course_dir: Path, template: Template, timeout: float,
 
 
 class Todo:
-    """What is left to grade: hand-ins to try again first, then the rest, taken one at a time."""
+    """What is left to grade. Each worker has its own stretch of the list (in grade.plan's order,
+    notebook by notebook: a worker meets few notebooks, and each costs its template a zygote) and
+    takes from its front; a worker whose stretch is done takes from the end of the longest one left.
+    Hand-ins to try again come first. Each hand-in is read (state.Stored) only when taken."""
 
-    def __init__(self, pending: Iterator[HandIn]):
+    def __init__(self, handins: Sequence[HandIn], workers: int):
+        self.handins = handins
         self.again: deque[HandIn] = deque()
-        self.pending = pending
-        self.next: HandIn | None = next(self.pending, None)
+        bounds = [len(handins) * i // workers for i in range(workers + 1)]
+        self.stretches = [deque(range(start, end)) for start, end in itertools.pairwise(bounds)]
 
     def __bool__(self) -> bool:
-        return bool(self.again) or self.next is not None
+        return bool(self.again) or any(self.stretches)
 
     def appendleft(self, handin: HandIn) -> None:
         self.again.appendleft(handin)
 
-    def popleft(self) -> HandIn:
+    def take(self, stretch: int) -> HandIn:
         if self.again:
             return self.again.popleft()
-        taken, self.next = self.next, next(self.pending, None)
-        return taken
+        if self.stretches[stretch]:
+            return self.handins[self.stretches[stretch].popleft()]
+        return self.handins[max(self.stretches, key=len).pop()]
 
 
 @dataclass(eq=False)
@@ -104,6 +110,7 @@ class Worker:
     process: multiprocessing.Process
     conn: Connection
     template: Template
+    stretch: int  # of the Todo: the hand-ins this worker takes first
     handin: HandIn | None = None
 
 
@@ -137,7 +144,6 @@ class LocalPool:
         from grading import execute
         from grading.course import Course
 
-        todo = Todo(iter(handins))
         tries: dict[tuple[str, str], int] = {}
         wanted = min(self.most, len(handins))
         self._launch(wanted)  # more to grade than expected: OUT's earlier hand-ins, graded again
@@ -145,7 +151,8 @@ class LocalPool:
             template.remove()
         self.idle = self.idle[:wanted]
         while self.idle:
-            self.workers.append(self._fork(course_dir, self.idle.pop()))
+            self.workers.append(self._fork(course_dir, self.idle.pop(), len(self.workers)))
+        todo = Todo(handins, max(1, len(self.workers)))
         for worker in self.workers:
             self._assign(worker, todo, tries)
         while busy := [w for w in self.workers if w.handin is not None]:
@@ -182,17 +189,17 @@ class LocalPool:
     def _key(handin: HandIn) -> tuple[str, str]:
         return handin.student, handin.notebook
 
-    def _fork(self, course_dir: Path, template: Template) -> Worker:
+    def _fork(self, course_dir: Path, template: Template, stretch: int) -> Worker:
         ours, theirs = multiprocessing.Pipe()
         args = (theirs, course_dir, template, self.timeout, self.cell_timeout)
         process = multiprocessing.get_context("fork").Process(target=work, args=args, daemon=True)
         process.start()
         theirs.close()
-        return Worker(process, ours, template)
+        return Worker(process, ours, template, stretch)
 
     def _assign(self, worker: Worker, todo: Todo, tries: dict) -> None:
         if todo:
-            worker.handin = todo.popleft()
+            worker.handin = todo.take(worker.stretch)
             tries[self._key(worker.handin)] = tries.get(self._key(worker.handin), 0) + 1
             worker.conn.send(worker.handin)
 
@@ -214,6 +221,6 @@ class LocalPool:
             return None
         template = Template(self.sandbox)
         template.launch()
-        worker = self._fork(course_dir, template)
+        worker = self._fork(course_dir, template, dead.stretch)
         self.workers.append(worker)
         return worker
